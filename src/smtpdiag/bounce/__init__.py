@@ -1,0 +1,8 @@
+"""Bounce analysis: bounce emails -> per-recipient verdicts.
+
+    analyze(message_bytes_or_Message) -> list[BounceResult]   (never raises on bad input)
+"""
+
+from smtpdiag.bounce.result import BounceResult
+
+__all__ = ["BounceResult"]

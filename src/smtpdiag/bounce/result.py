@@ -1,0 +1,31 @@
+"""The per-recipient verdict of bounce analysis."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class BounceResult:
+    recipient: str
+    reason: str  # Sisimai vocabulary
+    hardbounce: bool
+    status: str = ""  # RFC 3463, e.g. "5.1.1"
+    replycode: str = ""  # "550"
+    action: str = ""  # failed | delayed | delivered | expanded | relayed
+    diagnostic: str = ""
+    command: str = ""  # CONN | HELO | EHLO | MAIL | RCPT | DATA | ""
+    original_recipient: str = ""
+    reporting_mta: str = ""
+    remote_mta: str = ""
+    date: str = ""
+    format: str = ""  # which format module produced it: "rfc3464", "postfix", "arf", ...
+    feedbacktype: str = ""  # ARF feedback type
+    original_message_id: str = ""
+    original_from: str = ""
+    original_to: str = ""
+    original_subject: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point `smtpdiag`): fixtures giving tests a running `smtpdiag serve`."""
