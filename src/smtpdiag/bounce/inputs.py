@@ -1,0 +1,164 @@
+"""Where bounce messages come from: files, directories, Maildir folders, mbox files, stdin.
+
+Everything is streamed: an mbox of any size is read line by line and handed out one message at a
+time, so memory stays flat whatever the input size. A message larger than
+`MAX_MESSAGE_BYTES` is cut at that size (its head still carries what bounce analysis needs) and
+the cut is reported on the message, so nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+#: Largest message kept in memory for analysis; the rest of a larger message is skipped.
+#: Bounces are small; 10 MiB leaves room for a returned original with attachments.
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+#: Longest physical line read from an mbox at once; a longer line is read in pieces.
+MAX_LINE_BYTES = 64 * 1024
+#: Files larger than this are read as mbox streams only; a single message this large is cut.
+READ_CHUNK = 1024 * 1024
+
+# An mbox "From_" separator: "From " + envelope sender + a date; we demand a year-like number so a
+# body line starting with "From " (unescaped by a sloppy writer) rarely splits a message.
+_FROM_LINE = re.compile(rb"^From \S{0,512} .{0,200}\d{4}", re.DOTALL)
+
+
+@dataclass(slots=True)
+class InputMessage:
+    """One message to analyse, or one input that could not be read."""
+
+    source: str  # a path, "path:N" for the Nth message of an mbox, or "-" (stdin)
+    data: bytes = b""
+    error: str = ""  # set when the input could not be read; data is then empty
+    truncated: bool = False
+
+
+class InputError(Exception):
+    """An input path that cannot be used at all (does not exist, unreadable)."""
+
+
+def is_mbox_separator(line: bytes) -> bool:
+    return line.startswith(b"From ") and _FROM_LINE.match(line[:1024]) is not None
+
+
+def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:
+    """Split an mbox stream (mboxo/mboxrd) into messages, one at a time.
+
+    A stream holding exactly one message (an .eml with an mbox `From ` line) yields it under
+    `source` itself; several messages are numbered `source:1`, `source:2`, ...
+    """
+    pending: InputMessage | None = None
+    current: list[bytes] = []
+    size = 0
+    truncated = False
+    count = 0
+    previous_blank = True
+
+    def finish() -> InputMessage:
+        return InputMessage(source=f"{source}:{count}", data=b"".join(current), truncated=truncated)
+
+    while True:
+        line = stream.readline(MAX_LINE_BYTES)
+        if not line:
+            break
+        if previous_blank and is_mbox_separator(line):
+            if count:
+                if pending is not None:
+                    yield pending
+                pending = finish()
+            count += 1
+            current, size, truncated = [], 0, False
+            previous_blank = False
+            continue
+        previous_blank = line in (b"\n", b"\r\n")
+        if count == 0:
+            count = 1  # no From_ line at the top: one plain message
+        if line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+            line = line[1:]  # mboxrd un-escaping
+        if size + len(line) > MAX_MESSAGE_BYTES:
+            truncated = True
+            continue
+        current.append(line)
+        size += len(line)
+    if count == 0:
+        return
+    last = finish()
+    if pending is None:
+        last.source = source  # a single message keeps the plain name
+        yield last
+        return
+    yield pending
+    yield last
+
+
+def _read_file(path: str) -> Iterator[InputMessage]:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(5)
+            fh.seek(0)
+            if head == b"From ":
+                yield from iter_mbox(fh, path)
+                return
+            data = fh.read(MAX_MESSAGE_BYTES + 1)
+    except OSError as exc:
+        yield InputMessage(source=path, error=f"cannot read: {exc.strerror or exc}")
+        return
+    truncated = len(data) > MAX_MESSAGE_BYTES
+    yield InputMessage(source=path, data=data[:MAX_MESSAGE_BYTES], truncated=truncated)
+
+
+def _is_maildir(path: str) -> bool:
+    return all(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new", "tmp"))
+
+
+def _walk(path: str) -> Iterator[str]:
+    """Regular, non-hidden files under a directory, in a stable (sorted) order.
+
+    A Maildir contributes its new/ and cur/ messages (never tmp/: those are not delivered yet).
+    """
+    if _is_maildir(path):
+        for sub in ("new", "cur"):
+            yield from _walk(os.path.join(path, sub))
+        return
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot list directory: {exc.strerror or exc}") from exc
+    for name in names:
+        if name.startswith("."):
+            continue
+        full = os.path.join(path, name)
+        try:
+            mode = os.stat(full).st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode):
+            yield from _walk(full)
+        elif stat.S_ISREG(mode):
+            yield full
+
+
+def check_paths(paths: Sequence[str]) -> None:
+    """Fail early, with one clear message, on a path that does not exist."""
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            raise InputError(f"{path}: no such file or directory")
+
+
+def iter_inputs(paths: Iterable[str], stdin: BinaryIO | None = None) -> Iterator[InputMessage]:
+    """Every message of every input, in order. "-" means stdin (an mbox stream or one message)."""
+    for path in paths:
+        if path == "-":
+            if stdin is None:
+                raise InputError("-: no standard input available")
+            yield from iter_mbox(stdin, "-")
+        elif os.path.isdir(path):
+            for file_path in _walk(path):
+                yield from _read_file(file_path)
+        else:
+            yield from _read_file(path)

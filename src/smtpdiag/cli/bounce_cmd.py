@@ -1,0 +1,211 @@
+"""`smtpdiag bounce PATH...`: per-recipient verdicts for bounce emails."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+
+from smtpdiag.bounce.batch import Record, analyze_all
+from smtpdiag.bounce.inputs import InputError, check_paths, iter_inputs
+
+#: Inputs beyond which a progress display is shown on an interactive stderr.
+PROGRESS_THRESHOLD = 50
+
+CSV_COLUMNS = (
+    "file",
+    "recipient",
+    "action",
+    "status",
+    "replycode",
+    "reason",
+    "hardbounce",
+    "command",
+    "remote_mta",
+    "reporting_mta",
+    "date",
+    "format",
+    "diagnostic",
+    "explanation",
+    "error",
+)
+
+
+def _explanation(reason: str, lang: str) -> dict[str, str]:
+    from smtpdiag.knowledge import load_reasons
+
+    entry = load_reasons().get(reason)
+    if entry is None:
+        return {}
+    text = entry.text(lang)
+    return {"title": text.title, "meaning": text.meaning, "sender_action": text.sender_action}
+
+
+def _with_explanations(records: Iterator[Record], lang: str) -> Iterator[Record]:
+    for record in records:
+        for result in record["results"]:
+            result["explanation"] = _explanation(str(result.get("reason", "")), lang)
+        yield record
+
+
+def _progress(records: Iterator[Record], enabled: bool) -> Iterator[Record]:
+    if not enabled:
+        yield from records
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.completed} messages"),
+        BarColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("bounce", total=None, rate="")
+        for record in records:
+            progress.update(task, advance=1)
+            elapsed = progress.tasks[0].elapsed or 0.0
+            if elapsed > 0:
+                progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f} msg/s")
+            yield record
+
+
+def _write_json(records: Iterator[Record], out: IO[str]) -> int:
+    errors = 0
+    for record in records:
+        errors += "error" in record
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return errors
+
+
+def _write_csv(records: Iterator[Record], out: IO[str]) -> int:
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    errors = 0
+    for record in records:
+        if "error" in record:
+            errors += 1
+            writer.writerow({"file": record["file"], "error": record["error"]})
+        for result in record["results"]:
+            row: dict[str, Any] = {"file": record["file"], **result}
+            row["hardbounce"] = "yes" if result.get("hardbounce") else "no"
+            row["explanation"] = result.get("explanation", {}).get("title", "")
+            writer.writerow(row)
+    return errors
+
+
+def _write_table(records: Iterator[Record], lang: str) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(show_lines=False, expand=False)
+    headers = (
+        ("file", "файл"),
+        ("recipient", "получатель"),
+        ("action", "действие"),
+        ("status", "статус"),
+        ("code", "код"),
+        ("reason", "причина"),
+        ("hard", "жёсткий"),
+        ("at", "этап"),
+        ("what it means", "что это значит"),
+    )
+    for en, ru in headers:
+        table.add_column(ru if lang == "ru" else en, overflow="fold")
+    errors = 0
+    messages = 0
+    for record in records:
+        messages += 1
+        if "error" in record:
+            errors += 1
+            table.add_row(record["file"], "", "", "", "", "[red]error[/red]", "", "", record["error"])
+        for result in record["results"]:
+            hard = result.get("hardbounce")
+            explanation = result.get("explanation", {})
+            table.add_row(
+                record["file"],
+                str(result.get("recipient", "")),
+                str(result.get("action", "")),
+                str(result.get("status", "")),
+                str(result.get("replycode", "")),
+                f"[bold]{result.get('reason', '')}[/bold]",
+                ("[red]hard[/red]" if hard else "soft") if lang != "ru" else ("да" if hard else "нет"),
+                str(result.get("command", "")),
+                explanation.get("title", ""),
+            )
+    if table.row_count:
+        console.print(table)
+    summary = f"{messages} messages, {table.row_count - errors} results, {errors} errors"
+    if lang == "ru":
+        summary = f"сообщений: {messages}, результатов: {table.row_count - errors}, ошибок: {errors}"
+    console.print(summary, style="dim")
+    return errors
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message (JSON lines).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per recipient.")
+@click.option(
+    "--jobs", "-j", type=int, default=1, show_default=True, help="Worker processes; 0 = one per core."
+)
+@click.option("--lang", type=click.Choice(["en", "ru"]), default=None, help="Language of explanations.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a TTY).")
+def bounce(
+    paths: tuple[str, ...],
+    as_json: bool,
+    as_csv: bool,
+    jobs: int,
+    lang: str | None,
+    progress: bool | None,
+) -> None:
+    """Analyse bounce emails: .eml files, directories, Maildir folders, mbox files, or - for stdin.
+
+    Prints, per failed (or delayed) recipient, the reason, hard/soft, status, reply code, the SMTP
+    step and the diagnostic. Exit status: 0 all inputs analysed, 1 some input could not be read or
+    analysed (the others are still reported), 2 bad usage.
+    """
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    if not paths:
+        if sys.stdin.isatty():
+            raise click.UsageError("give PATH... (files, directories, mbox, Maildir) or - for stdin")
+        paths = ("-",)
+    try:
+        check_paths(paths)
+    except InputError as exc:
+        raise click.UsageError(str(exc)) from None
+    language = _language(lang)
+    messages = iter_inputs(paths, stdin=sys.stdin.buffer)
+    show_progress = progress if progress is not None else sys.stderr.isatty()
+    try:
+        records = _with_explanations(analyze_all(messages, jobs=jobs), language)
+        records = _progress(records, show_progress)
+        if as_json:
+            errors = _write_json(records, sys.stdout)
+        elif as_csv:
+            errors = _write_csv(records, sys.stdout)
+        else:
+            errors = _write_table(records, language)
+    except InputError as exc:
+        click.echo(f"smtpdiag bounce: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.stderr.close()  # reader went away (e.g. `| head`): not an error of ours
+        sys.exit(0)
+    sys.exit(1 if errors else 0)
+
+
+def _language(lang: str | None) -> str:
+    try:
+        from smtpdiag.cli.render import choose_language
+    except ImportError:
+        return lang or "en"
+    return str(choose_language(lang))
