@@ -46,7 +46,7 @@ HEADER_PEEK_BYTES: Final = 16 * 1024  # how much of a stored file is read to lis
 MAX_LIST: Final = 10_000  # most messages one listing returns
 WRITE_BUFFER: Final = 64 * 1024  # file buffer while streaming a message to tmp/
 
-_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_ID_RE: Final = re.compile(r"[A-Za-z0-9._,=-]{1,200}")
 _HOST_RE: Final = re.compile(r"[^A-Za-z0-9.-]")
 
 
