@@ -1,8 +1,91 @@
-"""Interim classifier skeleton; the real one replaces the body of `classify` (same signature)."""
+"""The classifier: (reply code, enhanced status, text, vendor) -> reason, permanence, hard/soft, retry.
+
+How the evidence is weighed (in this order):
+
+1. A 2.X.X status means the message was delivered ("delivered").
+2. A provider's known reply (vendor knowledge, when that data file is installed) names its reason.
+3. The text is matched against the per-reason phrase tables (`phrases.REASON_ORDER`).
+4. The enhanced status code names a reason when it is not generic (`codes.STATUS_REASONS`).
+5. Text and code are weighed: a specific code (5.1.1, 5.2.2, ...) beats a vague phrase; a specific
+   phrase ("mailbox full") beats a code that says something else, and `conflict` says so.
+6. Fallbacks: X.6.X -> contenterror, X.7.X -> securityerror, a failure at HELO/EHLO -> blocked,
+   at MAIL -> rejected; some text but no evidence -> onhold; nothing at all -> undefined.
+
+Permanence comes from the code's class digit unless the text clearly says the failure is
+temporary ("try again later") or the reason itself is transient by nature.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
+
+from smtpdiag.classify import phrases
+from smtpdiag.classify.codes import (
+    REPLY_REASONS,
+    normalize_status,
+    status_is_specific,
+    status_reason,
+)
+from smtpdiag.classify.vendors import match_vendor
+
+# Hard bounce: the address itself is bad, suppress it (as Sisimai: notaccept only when permanent).
+HARD_REASONS: Final[frozenset[str]] = frozenset({"userunknown", "hostunknown", "hasmoved"})
+# Reasons a text match may give that are weaker than any specific enhanced status code.
+WEAK_TEXT_REASONS: Final[frozenset[str]] = frozenset(
+    {
+        "rejected",
+        "blocked",
+        "securityerror",
+        "systemerror",
+        "networkerror",
+        "expired",
+        "contenterror",
+        "syntaxerror",
+        "mailererror",
+        "onhold",
+        "ratelimited",
+        "spamdetected",
+        "policyviolation",
+    }
+)
+# Reasons whose codes are too broad to beat text (the code's reason yields to any text match).
+VAGUE_CODE_REASONS: Final[frozenset[str]] = frozenset(
+    {"securityerror", "systemerror", "filtered", "rejected", "blocked", "contenterror", "networkerror"}
+)
+
+RETRY_BY_REASON: Final[dict[str, str]] = {
+    "userunknown": "never",
+    "hostunknown": "never",
+    "hasmoved": "never",
+    "notaccept": "never",
+    "suspend": "after-fix",
+    "mailboxfull": "later",
+    "systemfull": "later",
+    "expired": "later",
+    "networkerror": "later",
+    "ratelimited": "later",
+    "systemerror": "later",
+    "onhold": "later",
+    "delivered": "n/a",
+    "feedback": "n/a",
+    "vacation": "n/a",
+}
+
+CONFLICT_TEXTS: Final[dict[str, str]] = {
+    "permanent-code-temporary-text": (
+        "The reply code says the failure is permanent, but the text says it is temporary "
+        "({phrase!r}); it is treated as temporary, so a later retry may succeed."
+    ),
+    "temporary-code-permanent-reason": (
+        "The reply code says the failure is temporary, but the text names a lasting problem "
+        "({reason}); retrying will not help until that is fixed."
+    ),
+    "text-reason-overrides-code": (
+        "The status code suggests {code_reason}, but the text says {reason} ({phrase!r}); "
+        "the text is more specific, so it decides."
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +97,23 @@ class Classification:
     evidence: tuple[str, ...] = field(default=())  # why: which code/phrase decided
     conflict: str | None = None  # set when the code and the text disagree, saying how it was weighed
     vendor: str | None = None  # vendor id when the reply was recognised as a provider's
+    conflict_key: str | None = None  # stable key of `conflict` (for translations)
+    status: str = ""  # the normalised enhanced status code used ("" if none)
+
+
+def _norm_text(text: str) -> str:
+    return " ".join(text[:MAX_TEXT].lower().split())
+
+
+MAX_TEXT: Final = 4096  # characters of text weighed; diagnostics are short, hostile input is not
+
+
+def _class_digit(status: str, reply_code: int | None) -> str:
+    if status:
+        return status[0]
+    if reply_code and 200 <= reply_code <= 599:
+        return str(reply_code)[0]
+    return ""
 
 
 def classify(
@@ -24,13 +124,101 @@ def classify(
     command: str | None = None,
     vendor: str | None = None,
 ) -> Classification:
+    """Classify one SMTP failure. Never raises on odd input; unknown -> reason "undefined"."""
+    st = normalize_status(status)
+    low = _norm_text(text or "")
+    cls = _class_digit(st, reply_code)
+    cmd = (command or "").upper()
+    evidence: list[str] = []
+    conflict_key: str | None = None
+    conflict_args: dict[str, str] = {}
+
+    if cls == "2":
+        return Classification("delivered", None, False, "n/a", (f"status {st or reply_code}",), status=st)
+
+    reason = ""
+    vend = match_vendor(low, reply_code=reply_code, status=st, vendor=vendor) if low else None
+    vendor_id: str | None = vendor
+    if vend is not None:
+        reason, vendor_id = vend.reason, vend.vendor
+        evidence.append(f"{vend.vendor} reply {vend.key_phrase!r}")
+
+    text_hit = phrases.match_reason(low) if low and not reason else None
+    code_reason = status_reason(st)
+    if not reason:
+        if text_hit and code_reason and text_hit[0] != code_reason:
+            t_reason, phrase = text_hit
+            if status_is_specific(st) and (
+                t_reason in WEAK_TEXT_REASONS or code_reason in ("userunknown", "hostunknown")
+            ):
+                reason = code_reason
+                evidence.append(f"status {st}")
+                if t_reason == "mailboxfull" or t_reason == "suspend":
+                    reason = t_reason
+                    evidence = [f"text {phrase!r}"]
+            elif code_reason not in VAGUE_CODE_REASONS and t_reason in WEAK_TEXT_REASONS:
+                reason = code_reason
+                evidence.append(f"status {st}")
+            else:
+                reason = t_reason
+                evidence.append(f"text {phrase!r}")
+            if reason == t_reason and status_is_specific(st):
+                conflict_key = "text-reason-overrides-code"
+                conflict_args = {"code_reason": code_reason, "reason": t_reason, "phrase": phrase}
+        elif text_hit:
+            reason = text_hit[0]
+            evidence.append(f"text {text_hit[1]!r}")
+        elif code_reason:
+            reason = code_reason
+            evidence.append(f"status {st}")
+
+    if not reason:
+        if st[2:4] == "6.":
+            reason = "contenterror"
+        elif st[2:4] == "7.":
+            reason = "securityerror"
+        elif cmd in ("HELO", "EHLO", "CONN"):
+            reason = "blocked"
+        elif cmd == "MAIL":
+            reason = "rejected"
+        elif reply_code in REPLY_REASONS and not st:
+            reason = REPLY_REASONS[reply_code]
+        elif low and phrases.VACATION.find(low):
+            reason = "vacation"
+        elif low or st or reply_code:
+            reason = "onhold"
+        else:
+            reason = "undefined"
+        evidence.append(f"fallback ({reason})")
+
     permanent: bool | None = None
-    first = (status or "")[:1] or (str(reply_code)[:1] if reply_code else "")
-    if first in ("4", "5"):
-        permanent = first == "5"
+    if cls in ("4", "5"):
+        permanent = cls == "5"
+    temp_phrase = next((p for p in phrases.TEMPORARY_PHRASES if p in low), None) if low else None
+    if permanent and temp_phrase and reason not in HARD_REASONS:
+        permanent = False
+        conflict_key = conflict_key or "permanent-code-temporary-text"
+        conflict_args.setdefault("phrase", temp_phrase)
+    elif permanent is False and reason in HARD_REASONS:
+        conflict_key = conflict_key or "temporary-code-permanent-reason"
+        conflict_args.setdefault("reason", reason)
+
+    hard = reason in HARD_REASONS or (reason == "notaccept" and cls == "5")
+    retry = RETRY_BY_REASON.get(reason)
+    if retry is None:
+        retry = "later" if permanent is False else ("after-fix" if permanent else "n/a")
+    conflict = None
+    if conflict_key:
+        args = {"code_reason": "", "reason": reason, "phrase": "", **conflict_args}
+        conflict = CONFLICT_TEXTS[conflict_key].format(**args)
     return Classification(
-        reason="undefined",
+        reason=reason,
         permanent=permanent,
-        hardbounce=False,
-        retry="later" if permanent is False else ("after-fix" if permanent else "n/a"),
+        hardbounce=hard,
+        retry=retry,
+        evidence=tuple(evidence),
+        conflict=conflict,
+        vendor=vendor_id,
+        conflict_key=conflict_key,
+        status=st,
     )

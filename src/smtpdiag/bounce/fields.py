@@ -1,0 +1,135 @@
+"""Shared extraction helpers: RFC 3464 field blocks, addresses, reply codes, status codes, commands.
+
+All regular expressions here use bounded quantifiers without nesting (hostile 1 MB lines cost
+linear time); callers cap the text they pass.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from smtpdiag.classify.codes import normalize_status
+
+MAX_FIELD_CHARS: Final = 4096  # characters kept of one field value (a Diagnostic-Code can be long)
+
+ADDR_RE: Final = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,128}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,10}"
+)
+ANGLE_ADDR_RE: Final = re.compile(r"<([^<>@\s]{1,128}@[^<>\s]{1,255})>")
+REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])(?=[\s\-:.,)\]]|$)")
+COMMAND_RE: Final = re.compile(
+    r"(?i)(?:in reply to|after|while|during|at|for|reply to|response to|sending)\s{1,4}(?:the\s{1,4})?"
+    r"(?:end of\s{1,4})?(mail from|rcpt to|data|helo|ehlo|starttls|auth|connect|"
+    r"mail|rcpt|end of data|message|body|banner|greeting|initial connection)\b"
+)
+FIELD_LINE_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9\-]{1,40})\s{0,4}:\s{0,8}(.*)$")
+
+PER_MESSAGE_FIELDS: Final = frozenset(
+    {"reporting-mta", "received-from-mta", "arrival-date", "original-envelope-id", "x-postfix-queue-id"}
+)
+
+
+def parse_field_blocks(text: str) -> list[dict[str, str]]:
+    """RFC 822-style field blocks ("Name: value", continuation lines) separated by blank lines.
+
+    A new Final-Recipient (or Original-Recipient after a Final-Recipient) also starts a new
+    block, because some mail systems forget the blank line between recipients.
+    Keys are lower-cased; the first occurrence of a field in a block wins.
+    """
+    blocks: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    last = ""
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line.strip():
+            if cur:
+                blocks.append(cur)
+                cur, last = {}, ""
+            continue
+        if line[:1] in (" ", "\t") and last:
+            if len(cur[last]) < MAX_FIELD_CHARS:
+                cur[last] = (cur[last] + " " + line.strip())[:MAX_FIELD_CHARS]
+            continue
+        m = FIELD_LINE_RE.match(line[:MAX_FIELD_CHARS])
+        if not m:
+            last = ""
+            continue
+        key = m.group(1).lower()
+        if key == "final-recipient" and "final-recipient" in cur:
+            blocks.append(cur)
+            cur = {}
+        if key not in cur:
+            cur[key] = m.group(2).strip()
+            last = key
+        else:
+            last = ""
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+def typed_value(value: str) -> tuple[str, str]:
+    """("smtp", "550 5.1.1 ...") from "smtp; 550 5.1.1 ..."; ("", value) when there is no type."""
+    head, sep, rest = value.partition(";")
+    if sep and 0 < len(head.strip()) <= 20 and " " not in head.strip():
+        return head.strip().lower(), rest.strip()
+    return "", value.strip()
+
+
+def find_address(text: str) -> str:
+    """The first e-mail address in `text` (angle brackets preferred), lower-cased; "" if none."""
+    m = ANGLE_ADDR_RE.search(text)
+    if m:
+        addr = m.group(1)
+    else:
+        m2 = ADDR_RE.search(text)
+        if not m2:
+            return ""
+        addr = m2.group(0)
+    addr = addr.strip().strip("'\".,;:").lower()
+    if addr.startswith("mailto:"):
+        addr = addr[7:]
+    return addr
+
+
+def find_reply_code(text: str) -> str:
+    """The first SMTP reply code (2xx-5xx) in a diagnostic text, "" if none."""
+    m = REPLY_CODE_RE.search(text[:MAX_FIELD_CHARS])
+    return m.group(1) if m else ""
+
+
+def find_status(text: str) -> str:
+    return normalize_status(text[:MAX_FIELD_CHARS]) if text else ""
+
+
+COMMAND_NAMES: Final[dict[str, str]] = {
+    "mail from": "MAIL",
+    "mail": "MAIL",
+    "rcpt to": "RCPT",
+    "rcpt": "RCPT",
+    "data": "DATA",
+    "end of data": "DATA",
+    "message": "DATA",
+    "body": "DATA",
+    "helo": "HELO",
+    "ehlo": "EHLO",
+    "starttls": "STARTTLS",
+    "auth": "AUTH",
+    "connect": "CONN",
+    "banner": "CONN",
+    "greeting": "CONN",
+    "initial connection": "CONN",
+}
+
+
+def find_command(text: str) -> str:
+    """The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)"."""
+    m = COMMAND_RE.search(text[:MAX_FIELD_CHARS])
+    if not m:
+        return ""
+    return COMMAND_NAMES.get(" ".join(m.group(1).lower().split()), "")
+
+
+def clean_diagnostic(text: str) -> str:
+    return " ".join(text.split())[:MAX_FIELD_CHARS]

@@ -1,0 +1,56 @@
+"""RFC 5965 Abuse Reporting Format (feedback loop reports): reason "feedback" with its feedback type."""
+
+from __future__ import annotations
+
+from smtpdiag.bounce.fields import find_address, parse_field_blocks
+from smtpdiag.bounce.formats.base import Context, Facts
+
+NAME = "arf"
+
+
+def detect(ctx: Context) -> bool:
+    if ctx.parts.feedback_report:
+        return True
+    ctype = ctx.msg.get_content_type()
+    return ctype == "multipart/report" and (ctx.msg.get_param("report-type") or "") == "feedback-report"
+
+
+def parse(ctx: Context) -> list[Facts]:
+    fields: dict[str, str] = {}
+    for block in parse_field_blocks(ctx.parts.feedback_report):
+        for k, v in block.items():
+            fields.setdefault(k, v)
+    ftype = (
+        (fields.get("feedback-type", "") or "other").split()[0].lower()
+        if fields.get("feedback-type", "").split()
+        else "other"
+    )
+    recipients: list[str] = []
+    # The complained-about recipient: Original-Rcpt-To (repeatable), else the returned message's To.
+    raw = ctx.parts.feedback_report
+    for line in raw.splitlines():
+        if line.lower().startswith("original-rcpt-to:"):
+            addr = find_address(line.split(":", 1)[1])
+            if addr and addr not in recipients:
+                recipients.append(addr)
+    if not recipients:
+        to = ctx.original_fields.get("to", "")
+        addr = find_address(to)
+        if addr:
+            recipients.append(addr)
+    if not recipients:
+        addr = find_address(fields.get("removal-recipient", ""))
+        recipients.append(addr)
+    out = []
+    for r in recipients:
+        out.append(
+            Facts(
+                recipient=r,
+                reason="feedback",
+                feedbacktype=ftype,
+                reporting_mta=fields.get("reporting-mta", ""),
+                date=fields.get("arrival-date", "") or fields.get("received-date", ""),
+                hardbounce=False,
+            )
+        )
+    return out

@@ -1,0 +1,110 @@
+"""What every format module shares: the per-message context and the per-recipient facts.
+
+A format module is a small Python module with:
+
+    NAME: str                              # "postfix", "rfc3464", ...
+    def detect(ctx: Context) -> bool       # cheap: headers and a few substrings
+    def parse(ctx: Context) -> list[Facts] # the recipients it found ([] = not mine after all)
+
+Modules are tried in the order of `formats.MODULES`; the first one that returns facts wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import Message
+from functools import cached_property
+
+from smtpdiag.bounce.fields import parse_field_blocks
+from smtpdiag.bounce.mime import Parts, decode_header
+
+
+@dataclass(slots=True)
+class Facts:
+    """What a bounce says about one recipient, before classification."""
+
+    recipient: str = ""
+    original_recipient: str = ""
+    action: str = ""
+    status: str = ""
+    replycode: str = ""
+    diagnostic: str = ""
+    diagnostic_type: str = ""  # "smtp", "x-unix", "x-postfix", ...
+    command: str = ""
+    reporting_mta: str = ""
+    remote_mta: str = ""
+    date: str = ""
+    reason: str = ""  # set by a format module that knows better than the classifier
+    feedbacktype: str = ""
+    hardbounce: bool | None = None  # set only when a format knows it
+    vendor: str = ""
+
+
+class Context:
+    """One parsed message plus lazily computed views of it (each computed at most once)."""
+
+    def __init__(self, msg: Message, parts: Parts) -> None:
+        self.msg = msg
+        self.parts = parts
+
+    def header(self, name: str) -> str:
+        v = self.msg.get(name)
+        return decode_header(v) if v is not None else ""
+
+    @cached_property
+    def subject(self) -> str:
+        return self.header("Subject")
+
+    @cached_property
+    def subject_lower(self) -> str:
+        return self.subject.lower()
+
+    @cached_property
+    def from_(self) -> str:
+        return self.header("From")
+
+    @cached_property
+    def from_lower(self) -> str:
+        return self.from_.lower()
+
+    @cached_property
+    def text(self) -> str:
+        return self.parts.text
+
+    @cached_property
+    def text_lower(self) -> str:
+        return self.parts.text.lower()
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.parts.text.splitlines()
+
+    @cached_property
+    def status_blocks(self) -> list[dict[str, str]]:
+        blocks: list[dict[str, str]] = []
+        for raw in self.parts.status_blocks:
+            blocks.extend(parse_field_blocks(raw))
+        return blocks
+
+    @cached_property
+    def original_fields(self) -> dict[str, str]:
+        """Message-ID/From/To/Subject of the returned message (attached or inline)."""
+        out: dict[str, str] = {}
+        src = self.parts.original_headers
+        if not src:
+            return out
+        for block in parse_field_blocks(src)[:1]:
+            for key in ("message-id", "from", "to", "subject"):
+                if key in block:
+                    out[key] = decode_header(block[key])
+        return out
+
+    @cached_property
+    def received(self) -> list[str]:
+        return [decode_header(v) for v in (self.msg.get_all("Received") or [])[:30]]
+
+
+@dataclass(slots=True)
+class FormatResult:
+    name: str
+    facts: list[Facts] = field(default_factory=list)

@@ -1,0 +1,86 @@
+"""RFC 3464 delivery status notifications (and RFC 6533 message/global-delivery-status).
+
+Most mail systems (Postfix, Sendmail, Exchange, Gmail, ...) send a multipart/report whose
+message/delivery-status part has one field block per recipient. This module reads those
+blocks; mail-system modules reuse `facts_from_blocks` and add what their human text says.
+"""
+
+from __future__ import annotations
+
+from smtpdiag.bounce.fields import (
+    clean_diagnostic,
+    find_address,
+    find_command,
+    find_reply_code,
+    find_status,
+    typed_value,
+)
+from smtpdiag.bounce.formats.base import Context, Facts
+
+NAME = "rfc3464"
+
+
+def detect(ctx: Context) -> bool:
+    return bool(ctx.parts.status_blocks)
+
+
+def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
+    reporting = ""
+    arrival = ""
+    out: list[Facts] = []
+    for b in blocks:
+        if "final-recipient" not in b and "original-recipient" not in b and "x-actual-recipient" not in b:
+            reporting = reporting or typed_value(b.get("reporting-mta", ""))[1]
+            arrival = arrival or b.get("arrival-date", "")
+            continue
+        f = Facts()
+        final = typed_value(b.get("final-recipient", ""))[1]
+        orig = typed_value(b.get("original-recipient", ""))[1]
+        actual = typed_value(b.get("x-actual-recipient", ""))[1]
+        f.recipient = find_address(final) or find_address(actual) or find_address(orig)
+        f.original_recipient = find_address(orig)
+        f.action = b.get("action", "").split()[0].lower() if b.get("action", "").split() else ""
+        dtype, diag = typed_value(b.get("diagnostic-code", ""))
+        f.diagnostic_type = dtype
+        f.diagnostic = clean_diagnostic(diag)
+        f.status = find_status(b.get("status", "")) or find_status(f.diagnostic)
+        f.replycode = find_reply_code(f.diagnostic)
+        f.command = find_command(f.diagnostic)
+        f.remote_mta = typed_value(b.get("remote-mta", ""))[1]
+        f.reporting_mta = reporting or typed_value(b.get("reporting-mta", ""))[1]
+        f.date = b.get("last-attempt-date", "") or arrival
+        if f.recipient:
+            out.append(f)
+    return out
+
+
+def parse(ctx: Context) -> list[Facts]:
+    facts = facts_from_blocks(ctx.status_blocks)
+    return [f for f in facts if f.action not in ("delivered", "relayed", "expanded") or f.status[:1] != "2"]
+
+
+def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
+    """Complete a DSN's facts from its human-readable part (diagnostic and command)."""
+    from smtpdiag.bounce.formats.generic import text_blocks
+
+    if not ctx.text:
+        return
+    blocks = None
+    for f in facts:
+        if f.diagnostic and f.command and f.replycode:
+            continue
+        if blocks is None:
+            blocks = {b.recipient: b for b in text_blocks(ctx)}
+        tb = blocks.get(f.recipient) or (blocks.get(f.original_recipient) if f.original_recipient else None)
+        if tb is None and len(facts) == 1 and len(blocks) == 1:
+            tb = next(iter(blocks.values()))
+        if tb is None:
+            continue
+        if not f.diagnostic:
+            f.diagnostic = tb.diagnostic
+        if not f.command:
+            f.command = tb.command or find_command(tb.diagnostic)
+        if not f.replycode:
+            f.replycode = tb.replycode or find_reply_code(tb.diagnostic)
+        if not f.status:
+            f.status = tb.status

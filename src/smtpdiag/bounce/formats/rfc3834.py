@@ -1,0 +1,46 @@
+"""RFC 3834 automatic responses (vacation / out-of-office replies): reason "vacation"."""
+
+from __future__ import annotations
+
+from smtpdiag.bounce.fields import find_address
+from smtpdiag.bounce.formats.base import Context, Facts
+from smtpdiag.classify.phrases import VACATION
+
+NAME = "rfc3834"
+
+AUTO_SUBJECT_PREFIXES = (
+    "auto:",
+    "auto reply",
+    "autoreply",
+    "auto-reply",
+    "automatic reply",
+    "out of office",
+    "out of the office",
+    "réponse automatique",
+    "abwesenheit",
+    "автоответ",
+)
+
+
+def detect(ctx: Context) -> bool:
+    auto = ctx.header("Auto-Submitted").lower()
+    if auto.startswith("auto-replied"):
+        return True
+    if ctx.header("X-Autoreply") or ctx.header("X-Autorespond") or ctx.header("X-Auto-Response-Suppress"):
+        return any(ctx.subject_lower.startswith(p) for p in AUTO_SUBJECT_PREFIXES)
+    if ctx.header("Precedence").lower() == "auto_reply":
+        return True
+    return any(ctx.subject_lower.startswith(p) for p in AUTO_SUBJECT_PREFIXES)
+
+
+def parse(ctx: Context) -> list[Facts]:
+    if ctx.parts.status_blocks:
+        return []
+    rcpt = find_address(ctx.from_) or find_address(ctx.header("Reply-To"))
+    if not rcpt:
+        return []
+    body = " ".join(ctx.text_lower[:2000].split())
+    diag = " ".join(ctx.text[:500].split())
+    if not (VACATION.find(body) or VACATION.find(ctx.subject_lower) or ctx.header("Auto-Submitted")):
+        return []
+    return [Facts(recipient=rcpt, reason="vacation", diagnostic=diag, hardbounce=False)]

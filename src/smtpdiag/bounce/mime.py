@@ -1,0 +1,241 @@
+"""Reading a bounce email: bytes -> a parsed message -> the parts the format modules need.
+
+The stdlib `email` package does the MIME work (policy compat32: the fastest, and it never
+raises on broken headers). This module adds what bounces need on top of it: decoding text in
+any charset (declared, mis-declared or undeclared), finding the delivery-status part, the
+returned original message, and the human-readable text, all within fixed size limits.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import email
+import email.header
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.policy import compat32
+from typing import Final
+
+MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024  # bytes of a message parsed; the rest is not needed to judge it
+MAX_TEXT_CHARS: Final = 256 * 1024  # characters of human-readable text kept for the format modules
+MAX_PARTS: Final = 64  # MIME parts walked per message
+MAX_HEADER_CHARS: Final = 8192  # characters of one decoded header value
+
+# Charset names seen in the wild that Python does not know, mapped to what they mean.
+CHARSET_ALIASES: Final[dict[str, str]] = {
+    "iso-2022-jp-ms": "iso2022_jp_ext",
+    "x-sjis": "shift_jis",
+    "sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "x-unknown": "utf-8",
+    "unknown-8bit": "utf-8",
+    "us-ascii": "utf-8",  # 8-bit bytes under a us-ascii label are usually UTF-8
+    "ascii": "utf-8",
+    "ks_c_5601-1987": "cp949",
+    "windows-874": "cp874",
+    "x-mac-roman": "mac_roman",
+    "utf8": "utf-8",
+    "cp-850": "cp850",
+}
+
+MBOX_FROM_RE: Final = re.compile(rb"\AFrom [^\r\n]{0,1000}\r?\n")
+
+
+def _codec(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    name = charset.strip().strip('"').lower()
+    name = CHARSET_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Text from bytes: the declared charset if it works, else UTF-8, else a Japanese guess, else Latin-1."""
+    codec = _codec(charset)
+    if codec:
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x1b$" in data:
+        try:
+            return data.decode("iso2022_jp_ext")
+        except UnicodeDecodeError:
+            pass
+    for guess in ("shift_jis", "euc_jp") if codec in ("shift_jis", "euc_jp", None) else ():
+        try:
+            return data.decode(guess)
+        except UnicodeDecodeError:
+            pass
+    return data.decode(codec or "latin-1", errors="replace")
+
+
+def decode_header(value: object) -> str:
+    """A header value as text: RFC 2047 encoded-words decoded, unknown charsets tolerated."""
+    if value is None:
+        return ""
+    raw = str(value)
+    raw = raw[:MAX_HEADER_CHARS]
+    if "=?" not in raw:
+        return " ".join(raw.split())
+    try:
+        parts = email.header.decode_header(raw)
+    except Exception:
+        return " ".join(raw.split())
+    out: list[str] = []
+    for chunk, cs in parts:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, cs))
+        else:
+            out.append(chunk)
+    return " ".join("".join(out).split())
+
+
+def part_text(part: Message) -> str:
+    """The decoded text of one non-multipart MIME part."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        cs = part.get_content_charset() or part.get_param("charset")
+        text = decode_bytes(payload, cs if isinstance(cs, str) else None)
+    else:
+        raw = part.get_payload()
+        text = raw if isinstance(raw, str) else ""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "+A" in text and (part.get_content_charset() or "") == "utf-7":
+        with contextlib.suppress(UnicodeDecodeError, UnicodeEncodeError):
+            text = text.encode("latin-1", "replace").decode("utf-7")
+    return text[:MAX_TEXT_CHARS]
+
+
+def parse_bytes(data: bytes) -> Message:
+    data = data[:MAX_MESSAGE_BYTES]
+    m = MBOX_FROM_RE.match(data)
+    if m:
+        data = data[m.end() :]
+    msg = email.message_from_bytes(data, policy=compat32)
+    return msg
+
+
+@dataclass(slots=True)
+class OriginalMessage:
+    message_id: str = ""
+    from_: str = ""
+    to: str = ""
+    subject: str = ""
+
+
+@dataclass(slots=True)
+class Parts:
+    """What the walk over a message's MIME tree found."""
+
+    text: str = ""  # human-readable text (text/plain parts; text/html when there is no plain)
+    status_blocks: list[str] = field(default_factory=list)  # message/(global-)delivery-status texts
+    feedback_report: str = ""  # message/feedback-report text (ARF)
+    original_headers: str = ""  # headers of the returned message (message/rfc822 or text/rfc822-headers)
+    original_body: str = ""
+    json_parts: list[str] = field(default_factory=list)  # application/json parts (Amazon SES)
+    content_types: list[str] = field(default_factory=list)
+
+
+HTML_TAG_RE: Final = re.compile(r"<[^<>]{0,2000}>")
+HTML_BREAK_RE: Final = re.compile(r"(?i)<(?:br|/p|/div|/tr|p|div|tr)\b[^<>]{0,200}>")
+
+
+def html_to_text(html: str) -> str:
+    import html as html_mod
+
+    text = HTML_BREAK_RE.sub("\n", html)
+    text = HTML_TAG_RE.sub("", text)
+    return html_mod.unescape(text)
+
+
+def _headers_text(msg: Message) -> str:
+    lines = []
+    for k, v in msg.items()[:200]:
+        lines.append(f"{k}: {decode_header(v)}")
+    return "\n".join(lines)
+
+
+def walk_parts(msg: Message) -> Parts:
+    out = Parts()
+    texts: list[str] = []
+    htmls: list[str] = []
+    stack: list[Message] = [msg]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part = stack.pop(0)
+        seen += 1
+        ctype = part.get_content_type()
+        out.content_types.append(ctype)
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+            out.status_blocks.append(_status_text(part))
+            continue
+        if ctype in ("message/rfc822", "message/global", "message/partial"):
+            if not out.original_headers:
+                inner = part.get_payload()
+                if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                    out.original_headers = _headers_text(inner[0])
+                    body = inner[0].get_payload()
+                    if isinstance(body, str):
+                        out.original_body = body[:4096]
+                elif isinstance(inner, str):
+                    out.original_headers = inner[:MAX_TEXT_CHARS]
+            continue
+        if ctype in ("text/rfc822-headers", "text/global-headers", "text/rfc822"):
+            if not out.original_headers:
+                out.original_headers = part_text(part)
+            continue
+        if ctype == "message/feedback-report":
+            out.feedback_report = _status_text(part)
+            continue
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack[0:0] = [p for p in payload if isinstance(p, Message)]
+            continue
+        if (
+            ctype == "text/plain"
+            or ctype == "text/plain-bounce"
+            or (ctype.startswith("text/") and ctype != "text/html")
+        ):
+            texts.append(part_text(part))
+        elif ctype == "text/html":
+            htmls.append(part_text(part))
+        elif ctype == "application/json":
+            out.json_parts.append(part_text(part))
+        elif part is msg:
+            texts.append(part_text(part))
+    if not texts and htmls:
+        texts = [html_to_text(h) for h in htmls]
+    out.text = "\n".join(texts)[:MAX_TEXT_CHARS]
+    return out
+
+
+def _status_text(part: Message) -> str:
+    """The raw text of a message/delivery-status (or feedback-report) part.
+
+    compat32 parses delivery-status payloads into a list of header blocks; turning them back into
+    text keeps one parser (fields.py) for both this and status blocks embedded in plain text.
+    """
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        blocks = []
+        for block in payload:
+            if isinstance(block, Message):
+                blocks.append("\n".join(f"{k}: {decode_header(v)}" for k, v in block.items()))
+        return "\n\n".join(blocks)
+    text = part_text(part)
+    return text

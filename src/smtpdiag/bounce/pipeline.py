@@ -1,0 +1,118 @@
+"""The bounce pipeline: message -> format module -> per-recipient facts -> reason -> BounceResult.
+
+    analyze(message: bytes | email.message.Message) -> list[BounceResult]
+
+It never raises on bad input: a message that cannot be read, or is not a bounce, gives [].
+`analyze_report` does the same but also says what went wrong, for callers that keep error records.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Final
+
+from smtpdiag.bounce.fields import find_reply_code, find_status
+from smtpdiag.bounce.formats import MODULES, generic, rfc3464
+from smtpdiag.bounce.formats.base import Context, Facts
+from smtpdiag.bounce.mime import parse_bytes, walk_parts
+from smtpdiag.bounce.result import BounceResult
+from smtpdiag.classify import classify
+
+log = logging.getLogger(__name__)
+
+MAX_RESULTS: Final = 1000  # recipients reported per message
+
+
+@dataclass(slots=True)
+class Report:
+    results: list[BounceResult] = field(default_factory=list)
+    error: str = ""  # why the message could not be analysed ("" when it could)
+    format: str = ""
+
+
+def analyze(message: bytes | Message) -> list[BounceResult]:
+    """Per-recipient verdicts for one bounce email; [] when it is not a bounce or unreadable."""
+    return analyze_report(message).results
+
+
+def analyze_report(message: bytes | Message) -> Report:
+    try:
+        return _analyze(message)
+    except Exception as exc:  # the contract: bad input never raises out of the API
+        log.debug("bounce analysis failed", exc_info=True)
+        return Report(error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _analyze(message: bytes | Message) -> Report:
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        msg = parse_bytes(bytes(message))
+    elif isinstance(message, Message):
+        msg = message
+    else:
+        return Report(error=f"expected bytes or email.message.Message, got {type(message).__name__}")
+    ctx = Context(msg, walk_parts(msg))
+    for mod in MODULES:
+        if not mod.detect(ctx):
+            continue
+        if mod is generic and not generic.looks_like_bounce(ctx):
+            continue
+        facts: list[Facts] = mod.parse(ctx)
+        if not facts:
+            continue
+        if mod is not rfc3464 and ctx.parts.status_blocks and getattr(mod, "USES_DSN", True):
+            pass
+        if mod is rfc3464:
+            rfc3464.fill_from_text(ctx, facts)
+        return Report(results=[_result(ctx, f, mod.NAME) for f in facts[:MAX_RESULTS]], format=mod.NAME)
+    return Report()
+
+
+def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
+    status = f.status or find_status(f.diagnostic)
+    reply = f.replycode or find_reply_code(f.diagnostic)
+    if f.reason:
+        reason = f.reason
+        hard = (
+            bool(f.hardbounce)
+            if f.hardbounce is not None
+            else reason in ("userunknown", "hostunknown", "hasmoved")
+        )
+    else:
+        c = classify(
+            f.diagnostic,
+            reply_code=int(reply) if reply else None,
+            status=status or None,
+            command=f.command or None,
+            vendor=f.vendor or None,
+        )
+        reason = c.reason
+        if reason in ("onhold", "undefined") and f.action == "delayed":
+            reason = "expired"
+        hard = c.hardbounce if f.hardbounce is None else f.hardbounce
+    if not status and reply and reply[0] in "245":
+        status = f"{reply[0]}.0.0"
+    if not status and f.action == "delayed":
+        status = "4.0.0"
+    orig = ctx.original_fields
+    return BounceResult(
+        recipient=f.recipient,
+        reason=reason,
+        hardbounce=hard,
+        status=status,
+        replycode=reply,
+        action=f.action or ("failed" if reason not in ("delivered", "feedback", "vacation") else ""),
+        diagnostic=f.diagnostic,
+        command=f.command,
+        original_recipient=f.original_recipient,
+        reporting_mta=f.reporting_mta,
+        remote_mta=f.remote_mta,
+        date=f.date,
+        format=fmt,
+        feedbacktype=f.feedbacktype,
+        original_message_id=orig.get("message-id", ""),
+        original_from=orig.get("from", ""),
+        original_to=orig.get("to", ""),
+        original_subject=orig.get("subject", ""),
+    )

@@ -1,0 +1,59 @@
+"""Vendor knowledge: a reply recognised as a big provider's (Gmail, Microsoft, Yahoo, ...) gets its meaning.
+
+The facts live in the knowledge base (`knowledge/data/vendor_codes.toml`); this module only
+indexes them for fast matching by key phrase. When the data file is absent or broken the
+classifier works without vendor knowledge rather than failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+MIN_KEY_PHRASE: Final = 6  # shorter key phrases ("TS01") are too ambiguous to match on their own
+
+
+@dataclass(frozen=True, slots=True)
+class VendorReply:
+    vendor: str
+    key_phrase: str  # lower-cased
+    reason: str
+    reply_code: str
+    enhanced_code: str
+
+
+@cache
+def vendor_replies() -> tuple[VendorReply, ...]:
+    try:
+        from smtpdiag.knowledge import load_entries
+
+        entries = load_entries("vendor")
+    except Exception:  # a broken or missing data file must not break classification
+        return ()
+    out: list[VendorReply] = []
+    for e in entries:
+        phrase = " ".join(e.key_phrase.lower().split())
+        if not e.reason or (len(phrase) < MIN_KEY_PHRASE and not e.enhanced_code):
+            continue
+        out.append(VendorReply(e.vendor, phrase, e.reason, e.reply_code, e.enhanced_code))
+    # Longer phrases first: the most specific description wins.
+    out.sort(key=lambda v: -len(v.key_phrase))
+    return tuple(out)
+
+
+def match_vendor(
+    text: str, *, reply_code: int | None = None, status: str = "", vendor: str | None = None
+) -> VendorReply | None:
+    """The provider reply whose key phrase occurs in `text` (lower-cased, whitespace collapsed)."""
+    for v in vendor_replies():
+        if not v.key_phrase or v.key_phrase not in text:
+            continue
+        if vendor and v.vendor != vendor:
+            continue
+        if v.enhanced_code and status and v.enhanced_code != status:
+            continue
+        if v.reply_code and reply_code and v.reply_code != str(reply_code):
+            continue
+        return v
+    return None
