@@ -20,7 +20,9 @@ def rcpt(recipient: str, sender: str = "a@x.test", ip: str = "127.0.0.1") -> Fau
 
 
 def test_reply_rule_matches_stage_and_recipient_glob() -> None:
-    engine = FaultEngine([{"stage": "rcpt", "recipient": "full*@example.com", "code": 452, "enhanced": "4.2.2"}])
+    engine = FaultEngine(
+        [{"stage": "rcpt", "recipient": "full*@example.com", "code": 452, "enhanced": "4.2.2"}]
+    )
     decision = engine.check(rcpt("FULL-1@Example.com"), 0.0)
     assert decision is not None and decision.reply is not None
     assert decision.reply[:2] == (452, "4.2.2")
@@ -105,7 +107,9 @@ def test_delay_rules_add_up_and_do_not_stop_search() -> None:
     decision = engine.check(FaultContext("mail"), 0)
     assert decision is not None and decision.reply is not None
     assert decision.delay == pytest.approx(2.0)
-    only_delay = FaultEngine([{"stage": "mail", "action": "delay", "delay": 1}]).check(FaultContext("mail"), 0)
+    only_delay = FaultEngine([{"stage": "mail", "action": "delay", "delay": 1}]).check(
+        FaultContext("mail"), 0
+    )
     assert only_delay is not None and only_delay.reply is None and only_delay.delay == 1
 
 

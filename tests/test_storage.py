@@ -33,7 +33,9 @@ def test_maildir_layout_and_content(tmp_path: Path) -> None:
     assert not list((tmp_path / "mail" / "tmp").iterdir())
     data = new[0].read_bytes()
     assert data.endswith(BODY)  # client's bytes unchanged
-    assert data.startswith(b"Return-Path: <a@x.test>\r\nX-Original-To: u@local.test\r\nReceived: from client.test")
+    assert data.startswith(
+        b"Return-Path: <a@x.test>\r\nX-Original-To: u@local.test\r\nReceived: from client.test"
+    )
     assert f",S={len(data)}" in msg_id
 
 
