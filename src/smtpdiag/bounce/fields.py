@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from smtpdiag.classify.codes import normalize_status
+from smtpdiag.classify.codes import STATUS_RE, normalize_status
 
 MAX_FIELD_CHARS: Final = 4096  # characters kept of one field value (a Diagnostic-Code can be long)
 
@@ -17,7 +17,11 @@ ADDR_RE: Final = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,128}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,10}"
 )
 ANGLE_ADDR_RE: Final = re.compile(r"<([^<>@\s]{1,128}@[^<>\s]{1,255})>")
-REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])(?=[\s\-:.,)\]]|$)")
+REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])(?=[\s\-:,)\]'\"]|\.(?!\d)|$)")
+# A reply code followed by an enhanced status code ("550 5.1.1", "550-'5.7.1"): the remote server's words.
+CODE_AND_STATUS_RE: Final = re.compile(
+    r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])[\s\-'\"]{1,3}#?([245]\.\d{1,3}\.\d{1,3})(?![\d.]?\d)"
+)
 COMMAND_RE: Final = re.compile(
     r"(?i)(?:in reply to|after|while|during|at|for|reply to|response to|sending)\s{1,4}(?:the\s{1,4})?"
     r"(?:end of\s{1,4})?(mail from|rcpt to|data|helo|ehlo|starttls|auth|connect|"
@@ -94,13 +98,28 @@ def find_address(text: str) -> str:
 
 
 def find_reply_code(text: str) -> str:
-    """The first SMTP reply code (2xx-5xx) in a diagnostic text, "" if none."""
-    m = REPLY_CODE_RE.search(text[:MAX_FIELD_CHARS])
+    """The SMTP reply code (2xx-5xx) in a diagnostic text, "" if none.
+
+    A code followed by an enhanced status code wins over a bare number earlier in the text.
+    """
+    text = text[:MAX_FIELD_CHARS]
+    m = CODE_AND_STATUS_RE.search(text)
+    if m:
+        return m.group(1)
+    m = REPLY_CODE_RE.search(text)
     return m.group(1) if m else ""
 
 
 def find_status(text: str) -> str:
-    return normalize_status(text[:MAX_FIELD_CHARS]) if text else ""
+    """The enhanced status code in a diagnostic text: the one right after a reply code first."""
+    if not text:
+        return ""
+    text = text[:MAX_FIELD_CHARS]
+    m = CODE_AND_STATUS_RE.search(text)
+    if m:
+        return normalize_status(m.group(2))
+    m2 = STATUS_RE.search(text)
+    return normalize_status(m2.group(0)) if m2 else ""
 
 
 COMMAND_NAMES: Final[dict[str, str]] = {
@@ -133,3 +152,29 @@ def find_command(text: str) -> str:
 
 def clean_diagnostic(text: str) -> str:
     return " ".join(text.split())[:MAX_FIELD_CHARS]
+
+
+TRANSCRIPT_CMD_RE: Final = re.compile(r"(?im)^\s{0,8}>>>\s{0,4}(MAIL|RCPT|DATA|EHLO|HELO|STARTTLS|AUTH)\b")
+RCPT_HINTS: Final = ("recipient address rejected", "does not like recipient", "rcpt to", "rcpt-to")
+
+
+def infer_command(diagnostic: str, recipient: str = "") -> str:
+    """The SMTP command a reply answered, when the text says so or betrays it.
+
+    Explicit phrases ("in reply to RCPT TO command", "after MAIL FROM") first; then a session
+    transcript's last ">>> COMMAND"; then the echo of the recipient address ("<user@host>: ...",
+    "<user@host>... User unknown"), which servers only write when refusing the RCPT command.
+    """
+    cmd = find_command(diagnostic)
+    if cmd:
+        return cmd
+    low = diagnostic[:MAX_FIELD_CHARS].lower()
+    if ">>>" in low:
+        found = TRANSCRIPT_CMD_RE.findall(diagnostic[:MAX_FIELD_CHARS])
+        if found:
+            return str(found[-1]).upper()
+    if any(h in low for h in RCPT_HINTS):
+        return "RCPT"
+    if recipient and f"<{recipient}>" in low:
+        return "RCPT"
+    return ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Final
 
-from smtpdiag.bounce.fields import find_reply_code, find_status
+from smtpdiag.bounce.fields import find_reply_code, find_status, infer_command
 from smtpdiag.bounce.formats import MODULES, generic, rfc3464
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
@@ -61,17 +61,35 @@ def _analyze(message: bytes | Message) -> Report:
         facts: list[Facts] = mod.parse(ctx)
         if not facts:
             continue
-        if mod is not rfc3464 and ctx.parts.status_blocks and getattr(mod, "USES_DSN", True):
-            pass
         if mod is rfc3464:
             rfc3464.fill_from_text(ctx, facts)
         return Report(results=[_result(ctx, f, mod.NAME) for f in facts[:MAX_RESULTS]], format=mod.NAME)
     return Report()
 
 
+def prefer_status(field_status: str, diag_status: str, reply: str) -> str:
+    """Choose between the Status: field and the code the remote server wrote in its reply.
+
+    The remote server's code is preferred when the field is empty or generic (X.0.0), when the
+    field only says the queue gave up (X.4.7), or when the field's class disagrees with the
+    reply code while the remote's agrees.
+    """
+    if not diag_status or diag_status == field_status:
+        return field_status or diag_status
+    if not field_status:
+        return diag_status
+    if field_status[2:] == "0.0" or field_status[2:] == "4.7":
+        return diag_status
+    if reply and field_status[0] != reply[0] and diag_status[0] == reply[0]:
+        return diag_status
+    return field_status
+
+
 def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
-    status = f.status or find_status(f.diagnostic)
+    if not f.command:
+        f.command = infer_command(f.diagnostic, f.recipient)
     reply = f.replycode or find_reply_code(f.diagnostic)
+    status = prefer_status(f.status, find_status(f.diagnostic), reply)
     if f.reason:
         reason = f.reason
         hard = (
@@ -86,6 +104,8 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
             status=status or None,
             command=f.command or None,
             vendor=f.vendor or None,
+            diagnostic_type=f.diagnostic_type or None,
+            in_bounce=True,
         )
         reason = c.reason
         if reason in ("onhold", "undefined") and f.action == "delayed":

@@ -17,12 +17,12 @@ temporary ("try again later") or the reason itself is transient by nature.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final
 
 from smtpdiag.classify import phrases
 from smtpdiag.classify.codes import (
-    REPLY_REASONS,
     normalize_status,
     status_is_specific,
     status_reason,
@@ -101,11 +101,96 @@ class Classification:
     status: str = ""  # the normalised enhanced status code used ("" if none)
 
 
-def _norm_text(text: str) -> str:
-    return " ".join(text[:MAX_TEXT].lower().split())
-
-
+# "550-5.7.1 " continuation prefixes of multi-line replies, which split phrases across lines.
+CONTINUATION_RE: Final = re.compile(r"(?<![\w.])[245]\d\d-(?:[245]\.\d{1,3}\.\d{1,3} ?)?")
+FINAL_LINE_RE: Final = re.compile(r"(?<![\w.])([245]\d\d [245]\.\d{1,3}\.\d{1,3}) ")
 MAX_TEXT: Final = 4096  # characters of text weighed; diagnostics are short, hostile input is not
+
+
+def _norm_text(text: str) -> str:
+    low = " ".join(text[:MAX_TEXT].lower().split())
+    if "-" in low:
+        low = CONTINUATION_RE.sub("", low)
+        first = FINAL_LINE_RE.search(low)
+        if first:  # keep the first "550 5.7.1", drop the repeats that start later lines
+            head, tail = low[: first.end()], low[first.end() :]
+            low = head + tail.replace(first.group(1) + " ", "")
+    return low
+
+
+# A specific status code yields to these text findings (the text names the problem more precisely).
+YIELDS_TO_TEXT: Final[dict[str, frozenset[str]]] = {
+    "userunknown": frozenset(
+        {
+            "norelaying",
+            "blocked",
+            "requireptr",
+            "badreputation",
+            "mailboxfull",
+            "hasmoved",
+            "rejected",
+            "notaccept",
+            "suspend",
+            "authfailure",
+            "spamdetected",
+            "policyviolation",
+        }
+    ),
+    "hostunknown": frozenset({"networkerror", "notaccept"}),
+    "filtered": frozenset(
+        {
+            "mailboxfull",
+            "suspend",
+            "norelaying",
+            "blocked",
+            "requireptr",
+            "spamdetected",
+            "policyviolation",
+            "rejected",
+            "hostunknown",
+            "authfailure",
+            "virusdetected",
+            "badreputation",
+            "ratelimited",
+        }
+    ),
+}
+ALWAYS_WINS: Final[frozenset[str]] = frozenset({"mailboxfull", "suspend"})
+
+
+def _weigh(
+    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
+) -> tuple[str, str, str | None, dict[str, str]]:
+    """(reason, evidence, conflict_key, conflict_args) from the text and the status code."""
+    strong = phrases.match_reason(low) if low else None
+    specific = status_is_specific(st)
+    reason, why = "", ""
+    key: str | None = None
+    args: dict[str, str] = {}
+    if strong:
+        t, phrase = strong
+        if code_reason and t != code_reason and (specific or code_reason not in VAGUE_CODE_REASONS):
+            yields = YIELDS_TO_TEXT.get(code_reason, frozenset())
+            if t in yields or (t in ALWAYS_WINS and code_reason not in ("exceedlimit", "mesgtoobig")):
+                reason, why = t, f"text {phrase!r}"
+                key, args = "text-reason-overrides-code", {"code_reason": code_reason, "phrase": phrase}
+            else:
+                reason, why = code_reason, f"status {st}"
+        else:
+            reason, why = t, f"text {phrase!r}"
+    else:
+        weak = phrases.match_weak(low) if low else None
+        if code_reason:
+            reason, why = code_reason, f"status {st}"
+        elif weak:
+            reason, why = weak[0], f"text {weak[1]!r}"
+    if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT":
+        if code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd):
+            # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
+            reason, why = "filtered", why + "; not refused at RCPT"
+    if reason == "hostunknown" and cls == "4":
+        reason, why = "networkerror", why + "; transient (4xx) lookup failure"
+    return reason, why, key, args
 
 
 def _class_digit(status: str, reply_code: int | None) -> str:
@@ -123,8 +208,16 @@ def classify(
     status: str | None = None,
     command: str | None = None,
     vendor: str | None = None,
+    diagnostic_type: str | None = None,
+    in_bounce: bool = False,
 ) -> Classification:
-    """Classify one SMTP failure. Never raises on odd input; unknown -> reason "undefined"."""
+    """Classify one SMTP failure. Never raises on odd input; unknown -> reason "undefined".
+
+    `diagnostic_type` is a DSN's Diagnostic-Code type ("smtp", "x-unix", ...); "user unknown" said
+    after DATA, or with a mailbox-status code (X.2.X), is reported as "filtered": the recipient
+    was accepted, then refused, typically by a filter (Sisimai's convention). `in_bounce` says the
+    text comes from a bounce: there a refusal not known to be at RCPT counts as after DATA.
+    """
     st = normalize_status(status)
     low = _norm_text(text or "")
     cls = _class_digit(st, reply_code)
@@ -143,46 +236,23 @@ def classify(
         reason, vendor_id = vend.reason, vend.vendor
         evidence.append(f"{vend.vendor} reply {vend.key_phrase!r}")
 
-    text_hit = phrases.match_reason(low) if low and not reason else None
     code_reason = status_reason(st)
     if not reason:
-        if text_hit and code_reason and text_hit[0] != code_reason:
-            t_reason, phrase = text_hit
-            if status_is_specific(st) and (
-                t_reason in WEAK_TEXT_REASONS or code_reason in ("userunknown", "hostunknown")
-            ):
-                reason = code_reason
-                evidence.append(f"status {st}")
-                if t_reason == "mailboxfull" or t_reason == "suspend":
-                    reason = t_reason
-                    evidence = [f"text {phrase!r}"]
-            elif code_reason not in VAGUE_CODE_REASONS and t_reason in WEAK_TEXT_REASONS:
-                reason = code_reason
-                evidence.append(f"status {st}")
-            else:
-                reason = t_reason
-                evidence.append(f"text {phrase!r}")
-            if reason == t_reason and status_is_specific(st):
-                conflict_key = "text-reason-overrides-code"
-                conflict_args = {"code_reason": code_reason, "reason": t_reason, "phrase": phrase}
-        elif text_hit:
-            reason = text_hit[0]
-            evidence.append(f"text {text_hit[1]!r}")
-        elif code_reason:
-            reason = code_reason
-            evidence.append(f"status {st}")
+        reason, why, conflict_key, conflict_args = _weigh(low, st, code_reason, cls, cmd, in_bounce)
+        if why:
+            evidence.append(why)
 
     if not reason:
         if st[2:4] == "6.":
             reason = "contenterror"
         elif st[2:4] == "7.":
             reason = "securityerror"
+        elif (diagnostic_type or "").lower() in ("x-unix", "x-local"):
+            reason = "mailererror"
         elif cmd in ("HELO", "EHLO", "CONN"):
             reason = "blocked"
-        elif cmd == "MAIL":
-            reason = "rejected"
-        elif reply_code in REPLY_REASONS and not st:
-            reason = REPLY_REASONS[reply_code]
+        elif reply_code and reply_code // 100 in (4, 5) and reply_code % 100 in (0, 2, 3, 4):
+            reason = "syntaxerror"  # 500/502-504: the peer did not understand our command
         elif low and phrases.VACATION.find(low):
             reason = "vacation"
         elif low or st or reply_code:

@@ -73,7 +73,6 @@ MAILBOXFULL = ReasonPhrases(
         "disk quota",
         "userdisk quota",
         "domaindisk quota",
-        "insufficient disk space",
         "not enough storage space",
         "does not have enough space",
         "exceeded storage allocation",
@@ -89,8 +88,6 @@ MAILBOXFULL = ReasonPhrases(
         "postfach voll",
         "почтовый ящик переполнен",
         "ящик переполнен",
-        "превышен",
-        "receiving limits",
         "user has exceeded",
         "account is full",
         "inbox is full",
@@ -231,6 +228,9 @@ NORELAYING = ReasonPhrases(
 USERUNKNOWN = ReasonPhrases(
     "userunknown",
     (
+        "recipient address rejected.",
+        "doesn't have a",
+        "does not have a",
         "user unknown",
         "unknown user",
         "unknown recipient",
@@ -263,7 +263,6 @@ USERUNKNOWN = ReasonPhrases(
         "invalid user",
         "invalid recipient",
         "invalid mailbox",
-        "invalid address",
         "invalid-recipient",
         "recipient unknown",
         "recipient not found",
@@ -309,11 +308,9 @@ USERUNKNOWN = ReasonPhrases(
         "not a known user",
         "not an active address",
         "not a local address",
-        "not our customer",
         "non-existent user",
         "nonexistent user",
         "non existent user",
-        "does not have an account here",
         "is not a valid e-mail address",
         "bad destination mailbox address",
         "bad recipient",
@@ -330,7 +327,6 @@ USERUNKNOWN = ReasonPhrases(
         "destination addresses were unknown",
         "destination server rejected recipients",
         "no such user here",
-        "unrouteable address",
         "sorry, user unknown",
         "sorry, no mailbox here by that name",
         "utilisateur inconnu",
@@ -350,13 +346,10 @@ USERUNKNOWN = ReasonPhrases(
         "the user's email name is not found",
         "the email account that you tried to reach does not exist",
         "this user doesn't have a",
-        "address invalid",
-        "no mailbox",
         "user has no mailbox",
         "not listed in domino directory",
         "not listed in public name & address book",
         "no matches to nameserver query",
-        "in name directory",
     ),
     _rx(
         r"\buser \S{1,128} (?:was not found|does not exist|not found)",
@@ -392,13 +385,11 @@ FILTERED = ReasonPhrases(
         "bounced address",
         "rejected by recipient",
         "recipient's mailbox rules",
-        "mailbox rules",
         "you are not authorized to send mail to",
         "not authorized to send to this recipient",
         "you are not allowed to send mail to",
         "sender is on the recipient's blocked senders list",
         "not on the recipient's allowed senders list",
-        "delivery restrictions",
         "restricted to members",
         "not allowed to post",
         "only members can post",
@@ -406,7 +397,6 @@ FILTERED = ReasonPhrases(
         "you do not have permission to send",
         "group may not exist, or you may not have permission",
         "may not have permission to post",
-        "is restricted",
     ),
 )
 
@@ -416,7 +406,6 @@ HOSTUNKNOWN = ReasonPhrases(
         "host unknown",
         "unknown host",
         "host or domain name not found",
-        "host not found",
         "domain not found",
         "domain does not exist",
         "domain doesn't exist",
@@ -441,11 +430,7 @@ HOSTUNKNOWN = ReasonPhrases(
         "non-existent domain",
         "nonexistent domain",
         "host name lookup failure",
-        "does not resolve",
-        "could not be resolved",
         "the domain name is invalid",
-        "invalid domain",
-        "domain is invalid",
     ),
     _rx(r"553 \S{1,128} does not exist"),
 )
@@ -453,8 +438,6 @@ HOSTUNKNOWN = ReasonPhrases(
 SPAMDETECTED = ReasonPhrases(
     "spamdetected",
     (
-        "spam",
-        "unsolicited",
         "bulk mail",
         "bulk email",
         "bulk e-mail",
@@ -468,7 +451,6 @@ SPAMDETECTED = ReasonPhrases(
         "considered junk",
         "looks like junk",
         "mail appears to be unsolicited",
-        "high probability of",
         "probable spam",
         "suspicious content",
         "dangerous content",
@@ -512,7 +494,6 @@ POLICYVIOLATION = ReasonPhrases(
         "rejected by policy",
         "rejected for policy reasons",
         "message rejected due to policy",
-        "local policy",
         "email address is on senderfilterconfig list",
         "content policy",
         "because of the content of the message",
@@ -523,13 +504,10 @@ POLICYVIOLATION = ReasonPhrases(
         "blocked by your administrator",
         "administrator has blocked",
         "acceptable use policy",
-        "terms of service",
         "not permitted by the policy",
         "denied by policy",
-        "policy reasons",
         "policy restrictions",
         "anti-spoofing policy",
-        "dmarc policy",
     ),
 )
 
@@ -541,7 +519,6 @@ AUTHFAILURE = ReasonPhrases(
         "spf fail",
         "spf validation",
         "spf record",
-        "spf)",
         "sender policy framework",
         "failed the spf",
         "failed spf",
@@ -551,7 +528,6 @@ AUTHFAILURE = ReasonPhrases(
         "not authorized to send on behalf",
         "is not allowed to send mail from",
         "not allowed to send from",
-        "designates",
         "unauthenticated email",
         "unauthenticated mail",
         "authentication checks",
@@ -559,7 +535,6 @@ AUTHFAILURE = ReasonPhrases(
         "message failed authentication",
         "did not pass authentication",
         "sender address could not be verified",
-        "sender id",
         "5.7.26",
         "5.7.23",
         "5.7.20",
@@ -575,7 +550,6 @@ REQUIREPTR = ReasonPhrases(
         "no ptr",
         "reverse dns",
         "reverse lookup",
-        "rdns",
         "reverse-dns",
         "reverse dns lookup",
         "cannot find your hostname",
@@ -594,7 +568,6 @@ REQUIREPTR = ReasonPhrases(
         "missing ptr",
         "invalid ptr",
         "ptr lookup",
-        "inverse",
         "not have a reverse",
         "hostname lookup failed",
         "dns ptr",
@@ -606,8 +579,6 @@ REQUIREPTR = ReasonPhrases(
         "ip address has no hostname",
         "cannot find hostname",
         "determine your hostname",
-        "client host rejected: cannot",
-        "unresolvable",
     ),
 )
 
@@ -628,7 +599,6 @@ RATELIMITED = ReasonPhrases(
         "rate limit",
         "ratelimit",
         "rate-limit",
-        "rate of",
         "too many messages",
         "too many emails",
         "too many mails",
@@ -636,9 +606,6 @@ RATELIMITED = ReasonPhrases(
         "too many concurrent",
         "too many sessions",
         "too many smtp sessions",
-        "too many errors",
-        "too fast",
-        "sending too",
         "unusual rate",
         "exceeded the rate",
         "exceeded the maximum number of connections",
@@ -646,7 +613,6 @@ RATELIMITED = ReasonPhrases(
         "slow down",
         "temporarily deferred due to unexpected volume",
         "unexpected volume",
-        "volume of",
         "connection limit",
         "connections from your ip",
         "connection rate",
@@ -654,9 +620,6 @@ RATELIMITED = ReasonPhrases(
         "receiving mail at a rate",
         "has exceeded the sending limit",
         "sending limit",
-        "try again later",
-        "[ts0",
-        "[tss0",
         "4.7.28",
     ),
 )
@@ -664,6 +627,10 @@ RATELIMITED = ReasonPhrases(
 REJECTED = ReasonPhrases(
     "rejected",
     (
+        "sender was rejected",
+        "mailfrom domain is listed",
+        "sender address is blacklisted",
+        "sender domain is listed",
         "sender rejected",
         "sender address rejected",
         "sender address has been blacklisted",
@@ -689,7 +656,6 @@ REJECTED = ReasonPhrases(
         "your access to submit messages to this e-mail system has been rejected",
         "you are sending to/from an address that has been blacklisted",
         "administrative prohibition",
-        "address rejected",
         "batv",
         "no third-party dsns",
         "envelope blocked",
@@ -701,53 +667,41 @@ REJECTED = ReasonPhrases(
         "denied [bouncedeny]",
         "message rejected: email address is not verified",
         "is not a registered gateway user",
-        "not verified",
         "rejected by recipient domain",
-        "message refused",
-        "message rejected",
-        "rejected",
-        "access denied",
-        "not accepted",
-        "refused",
     ),
 )
 
 BLOCKED = ReasonPhrases(
     "blocked",
     (
-        "blocked",
-        "blacklisted",
-        "black list",
-        "blacklist",
-        "blocklist",
-        "block list",
-        "denylist",
+        "blocked using",
+        "banned sending ip",
+        "access denied, banned",
+        "ip address blacklisted",
+        "blacklisted by",
+        "is blocked by",
+        "blocked by spamhaus",
+        "on spamhaus",
+        "rejected because of your ip",
+        "your ip address is listed",
+        "ip is listed",
+        "was blocked by",
+        "blocklisted",
         "dnsbl",
-        "rbl",
         "spamcop",
         "barracudacentral",
-        "listed at",
-        "listed in",
-        "listed on",
-        "is listed",
         "client host rejected",
         "helo command rejected",
         "go away",
         "host network not allowed",
         "hosts with dynamic ip",
-        "dynamic ip",
         "dynamic/zombied",
         "dial-up",
         "dialup",
-        "residential",
         "not currently accepting mail from your ip",
         "connection refused by",
         "connection dropped",
         "access from ip address",
-        "your ip",
-        "your server",
-        "your network",
-        "your host",
         "confirm this mail server",
         "banned sending ip",
         "esmtp not accepting connections",
@@ -755,11 +709,6 @@ BLOCKED = ReasonPhrases(
         "may not be mail exchanger",
         "mismatches client ip",
         "refused to talk to me",
-        "service unavailable",
-        "temporarily deferred",
-        "ip address",
-        "denied",
-        "ban",
     ),
 )
 
@@ -773,18 +722,14 @@ CONTENTERROR = ReasonPhrases(
         "message contains bare",
         "message header is not valid",
         "invalid message content",
-        "header error",
         "header is too long",
-        "line too long",
-        "message body",
-        "charset",
-        "mime",
     ),
 )
 
 NOTCOMPLIANTRFC = ReasonPhrases(
     "notcompliantrfc",
     (
+        "multiple addresses in from",
         "rfc 5322",
         "rfc5322",
         "rfc 2822",
@@ -809,6 +754,8 @@ NOTCOMPLIANTRFC = ReasonPhrases(
 SECURITYERROR = ReasonPhrases(
     "securityerror",
     (
+        "unauthenticated senders",
+        "sender is not authenticated",
         "authentication required",
         "authentication failed",
         "authentication is required",
@@ -817,20 +764,15 @@ SECURITYERROR = ReasonPhrases(
         "auth required",
         "smtp auth",
         "please authenticate",
-        "submission port",
-        "password",
-        "certificate",
         "encryption required",
         "tls required",
         "must issue a starttls",
-        "insecure",
         "user not authenticated",
         "not authenticated",
         "authentication credentials invalid",
         "sender not authorized",
         "account not authorized",
         "security policy",
-        "security",
     ),
 )
 
@@ -865,35 +807,25 @@ SYSTEMERROR = ReasonPhrases(
         "loop was found",
         "forwarding loop",
         "aliasing/forwarding loop",
-        "too many hops",
-        "hop count exceeded",
-        "routing loop",
-        "message looping",
         "queue file write error",
         "interrupted system call",
         "can't create user output file",
         "timeout waiting for input",
         "service currently unavailable",
-        "temporary failure",
-        "temporarily unavailable",
         "system resources",
         "resources temporarily unavailable",
         "i/o error",
         "io error",
-        "cannot open",
-        "an error occurred",
         "encountered an error",
         "operation now in progress",
         "internal server error",
-        "unable to deliver",
-        "database",
-        "unavailable",
     ),
 )
 
 SYSTEMFULL = ReasonPhrases(
     "systemfull",
     (
+        "insufficient disk space",
         "mail system full",
         "system full",
         "disk full",
@@ -913,6 +845,11 @@ SYSTEMFULL = ReasonPhrases(
 NETWORKERROR = ReasonPhrases(
     "networkerror",
     (
+        "too many hops",
+        "hop count exceeded",
+        "routing loop",
+        "message looping",
+        "possible mail loop",
         "could not connect",
         "connection refused",
         "connection reset",
@@ -934,13 +871,7 @@ NETWORKERROR = ReasonPhrases(
         "dns failure",
         "temporary dns",
         "host not found, try again",
-        "lookup failed",
-        "timed out",
-        "timeout",
-        "conversation with",
         "broken pipe",
-        "read error",
-        "write error",
         "premature eof",
         "unexpected eof",
         "network error",
@@ -950,6 +881,10 @@ NETWORKERROR = ReasonPhrases(
 EXPIRED = ReasonPhrases(
     "expired",
     (
+        "envelope expired",
+        "retried for",
+        "queue lifetime",
+        "lifetime exceeded",
         "delivery time expired",
         "message expired",
         "expired after",
@@ -972,11 +907,6 @@ EXPIRED = ReasonPhrases(
         "could not find a gateway for",
         "failed to deliver to domain",
         "server did not respond",
-        "maximum time",
-        "time limit",
-        "will be retried",
-        "is delayed",
-        "delay",
         "not yet been delivered",
     ),
 )
@@ -984,6 +914,10 @@ EXPIRED = ReasonPhrases(
 NOTACCEPT = ReasonPhrases(
     "notaccept",
     (
+        "couldn't find a mail exchanger",
+        "could not find a mail exchanger",
+        "no mx found",
+        "mx record of the destination is null",
         "does not accept mail",
         "doesn't accept mail",
         "not accept mail",
@@ -992,8 +926,6 @@ NOTACCEPT = ReasonPhrases(
         "accepts no mail",
         "host does not accept",
         "domain does not accept",
-        "not accepting mail",
-        "no mail server",
         "does not receive mail",
         "mail is not accepted",
     ),
@@ -1007,17 +939,10 @@ MAILERERROR = ReasonPhrases(
         "command failed",
         "command died",
         "command exited",
-        "exit status",
         "exited with",
         "procmail",
         "unknown mailer error",
         "pipe to",
-        "permission denied",
-        "program",
-        "script",
-        "vacation",
-        "shell",
-        "|",
     ),
 )
 
@@ -1031,10 +956,7 @@ SYNTAXERROR = ReasonPhrases(
         "unknown command",
         "invalid command",
         "bad sequence of commands",
-        "parameter",
-        "argument",
         "out of sequence",
-        "line too long",
     ),
 )
 
@@ -1060,7 +982,62 @@ VACATION = ReasonPhrases(
     ),
 )
 
-# The priority order (first match wins). Vague catch-alls sit in `WEAK_REASONS` below.
+# Catch-all words: evidence only when nothing specific matched, and weaker than any status code.
+WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
+    ReasonPhrases("spamdetected", ("spam", "unsolicited", "junk")),
+    ReasonPhrases(
+        "blocked",
+        (
+            "blacklist",
+            "black list",
+            "blocklist",
+            "block list",
+            "denylist",
+            "blocked",
+            "listed in",
+            "listed at",
+            "listed on",
+            "is listed",
+            "rbl",
+            "dynamic ip",
+            "residential",
+            "your ip",
+            "your server",
+            "your network",
+            "your host",
+            "ip address",
+            "banned",
+            "temporarily deferred",
+        ),
+    ),
+    ReasonPhrases(
+        "rejected", ("rejected", "refused", "not accepted", "access denied", "denied", "not verified")
+    ),
+    ReasonPhrases("policyviolation", ("policy",)),
+    ReasonPhrases("securityerror", ("security", "certificate", "password", "submission port", "insecure")),
+    ReasonPhrases(
+        "systemerror",
+        (
+            "temporary failure",
+            "temporarily unavailable",
+            "unavailable",
+            "an error occurred",
+            "unable to deliver",
+            "database",
+            "cannot open",
+        ),
+    ),
+    ReasonPhrases(
+        "networkerror",
+        ("timed out", "timeout", "lookup failed", "conversation with", "read error", "write error"),
+    ),
+    ReasonPhrases("expired", ("delay", "will be retried", "time limit", "maximum time")),
+    ReasonPhrases("contenterror", ("mime", "charset", "message body", "header error")),
+    ReasonPhrases("mailererror", ("program", "permission denied", "exit status", "shell", "|")),
+    ReasonPhrases("syntaxerror", ("parameter", "argument", "line too long")),
+)
+
+# The priority order (first match wins).
 REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     MAILBOXFULL,
     MESGTOOBIG,
@@ -1073,6 +1050,7 @@ REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     FILTERED,
     HOSTUNKNOWN,
     VIRUSDETECTED,
+    NOTCOMPLIANTRFC,
     AUTHFAILURE,
     REQUIREPTR,
     BADREPUTATION,
@@ -1080,7 +1058,6 @@ REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     SPAMDETECTED,
     POLICYVIOLATION,
     FAILEDSTARTTLS,
-    NOTCOMPLIANTRFC,
     SYSTEMFULL,
     REJECTED,
     BLOCKED,
@@ -1113,8 +1090,17 @@ TEMPORARY_PHRASES: Final[tuple[str, ...]] = (
 
 
 def match_reason(text: str) -> tuple[str, str] | None:
-    """(reason, matched phrase) for the first reason table that matches `text` (lower-cased)."""
+    """(reason, matched phrase) for the first specific reason table that matches `text` (lower-cased)."""
     for table in REASON_ORDER:
+        hit = table.find(text)
+        if hit is not None:
+            return table.reason, hit
+    return None
+
+
+def match_weak(text: str) -> tuple[str, str] | None:
+    """(reason, matched word) for the first catch-all table that matches `text`."""
+    for table in WEAK_ORDER:
         hit = table.find(text)
         if hit is not None:
             return table.reason, hit

@@ -81,9 +81,14 @@ class Context:
 
     @cached_property
     def status_blocks(self) -> list[dict[str, str]]:
+        """RFC 3464 field blocks: from message/delivery-status parts, else embedded in the text."""
         blocks: list[dict[str, str]] = []
         for raw in self.parts.status_blocks:
             blocks.extend(parse_field_blocks(raw))
+        if not blocks:
+            low = self.text_lower
+            if "final-recipient:" in low or ("action:" in low and "status:" in low and "recipient" in low):
+                blocks = [b for b in parse_field_blocks(self.text) if _is_status_block(b)]
         return blocks
 
     @cached_property
@@ -102,6 +107,12 @@ class Context:
     @cached_property
     def received(self) -> list[str]:
         return [decode_header(v) for v in (self.msg.get_all("Received") or [])[:30]]
+
+
+def _is_status_block(b: dict[str, str]) -> bool:
+    if "final-recipient" in b or "original-recipient" in b:
+        return "action" in b or "status" in b
+    return "reporting-mta" in b
 
 
 @dataclass(slots=True)

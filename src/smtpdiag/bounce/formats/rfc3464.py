@@ -21,7 +21,7 @@ NAME = "rfc3464"
 
 
 def detect(ctx: Context) -> bool:
-    return bool(ctx.parts.status_blocks)
+    return bool(ctx.status_blocks)
 
 
 def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
@@ -55,8 +55,7 @@ def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
 
 
 def parse(ctx: Context) -> list[Facts]:
-    facts = facts_from_blocks(ctx.status_blocks)
-    return [f for f in facts if f.action not in ("delivered", "relayed", "expanded") or f.status[:1] != "2"]
+    return facts_from_blocks(ctx.status_blocks)
 
 
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:

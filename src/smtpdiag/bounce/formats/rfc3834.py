@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smtpdiag.bounce.fields import find_address
 from smtpdiag.bounce.formats.base import Context, Facts
+from smtpdiag.bounce.formats.generic import looks_like_bounce
 from smtpdiag.classify.phrases import VACATION
 
 NAME = "rfc3834"
@@ -23,6 +24,8 @@ AUTO_SUBJECT_PREFIXES = (
 
 
 def detect(ctx: Context) -> bool:
+    if looks_like_bounce(ctx):
+        return False
     auto = ctx.header("Auto-Submitted").lower()
     if auto.startswith("auto-replied"):
         return True
