@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -10,24 +11,29 @@ import pytest
 
 from smtpdiag.knowledge import CodeEntry, load_entries, load_reasons
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 REFERENCE_CSV = Path(__file__).parent / "data" / "reference" / "basic_reply_codes.csv"
 
 # The codes the seed article lists (its English code list, plus the codes its Russian
 # section describes by their English reply texts: 512, 513, 523, 530, 535, 541, ...).
-SEED_CODES = frozenset(
+SEED_CODES = _words(
     "211 214 220 221 250 251 252 253 354 355 421 432 450 451 452 453 454 458 459 "
     "500 501 502 503 504 510 512 513 515 517 521 522 523 530 531 533 534 535 538 "
-    "540 541 542 543 546 547 550 551 552 553 554".split()
+    "540 541 542 543 546 547 550 551 552 553 554"
 )
 
 # The Sisimai bounce-reason vocabulary (the names the bounce corpus labels use, plus the
 # ones Sisimai 5 added or renamed). "emailtoolarge" is deliberately absent: we use "mesgtoobig".
-SISIMAI_REASONS = frozenset(
+SISIMAI_REASONS = _words(
     "authfailure badreputation blocked contenterror delivered exceedlimit expired failedstarttls "
     "feedback filtered hasmoved hostunknown mailboxfull mailererror mesgtoobig networkerror "
     "norelaying notaccept notcompliantrfc onhold policyviolation ratelimited rejected requireptr "
     "securityerror spamdetected suppressed suspend syntaxerror systemerror systemfull toomanyconn "
-    "undefined userunknown vacation virusdetected".split()
+    "undefined userunknown vacation virusdetected"
 )
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 
@@ -47,7 +53,7 @@ def _entries() -> dict[str, CodeEntry]:
 
 def test_reference_table_is_the_expected_one() -> None:
     rows = _reference_rows()
-    assert len(rows) == 65
+    assert len(rows) == 69
     assert {"421", "550", "556", "101", "355"} <= rows.keys()
 
 
@@ -135,8 +141,9 @@ def test_retry_fits_the_reply_class() -> None:
 
 
 def test_positive_codes_carry_no_bounce_reason() -> None:
+    # 1xx here are folk codes for client-side connection failures, not positive replies
     for entry in load_entries("basic"):
-        if entry.code[0] in "123":
+        if entry.code[0] in "23":
             assert entry.reason is None, entry.code
 
 
@@ -210,3 +217,20 @@ def test_reason_retry_is_consistent_with_hardness() -> None:
     assert reasons["delivered"].retry == "n/a"
     assert reasons["mailboxfull"].retry == "later"
     assert reasons["ratelimited"].retry == "later"
+
+
+def test_codes_of_the_article_list_are_flagged_in_seed() -> None:
+    entries = _entries()
+    listed = {c for c, row in _reference_rows().items() if row["in_nonstandard_article_list"] == "yes"}
+    assert listed
+    assert sorted(c for c in listed if not entries[c].in_seed) == []
+
+
+def test_reasons_used_by_the_bounce_corpus_exist() -> None:
+    labels = Path(__file__).parent / "data" / "bounces" / "labels.jsonl"
+    used: set[str] = set()
+    with labels.open(encoding="utf-8") as fh:
+        for line in fh:
+            used.update(e["reason"] for e in json.loads(line)["expected"])
+    assert len(used) > 20
+    assert sorted(used - load_reasons().keys()) == []
