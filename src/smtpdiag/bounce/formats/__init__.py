@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from smtpdiag.bounce.formats import arf, generic, rfc3464, rfc3834
+from smtpdiag.bounce.formats import amazonses, arf, generic, googlegroups, rfc3464, rfc3834
 
-MODULES: tuple[ModuleType, ...] = (arf, rfc3464, rfc3834, generic)
+MODULES: tuple[ModuleType, ...] = (arf, amazonses, googlegroups, rfc3464, rfc3834, generic)
 
 __all__ = ["MODULES"]
