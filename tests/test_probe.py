@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from dnsserver import LoopbackDNS, SilentDNS
-from test_client_support import ScriptedSMTP, make_certs, server_context
 
+from dnsserver import LoopbackDNS, SilentDNS
 from smtpdiag.cli import cli
 from smtpdiag.client.dns import make_resolver
 from smtpdiag.client.probe import probe_async
 from smtpdiag.client.session import Timeouts
+from test_client_support import ScriptedSMTP, make_certs, server_context
 
 FAST = Timeouts(connect=2, initial=2, command=2, mail=2, rcpt=2, data_init=2, data_block=2, data_term=2)
 
