@@ -776,3 +776,35 @@ def _headline(
     if detail is not None:
         return detail.text(lang).title
     return reason_title if reason not in ("undefined", "onhold") else _t(lang, "no-reply-title")
+
+
+def entry_text(entry: CodeEntry, lang: Lang) -> EntryText:
+    """A knowledge-base entry's texts in one language (as used in a Diagnosis)."""
+    return _entry_text(entry, lang)
+
+
+def entry_to_json(entry: CodeEntry, lang: Lang) -> dict[str, Any]:
+    """One knowledge-base entry as JSON (schema in docs/json-schema.md, "entry")."""
+    out = _entry_text(entry, lang).to_json()
+    out.update(
+        {
+            "retry": entry.retry,
+            "reason": entry.reason,
+            "in_seed": entry.in_seed,
+        }
+    )
+    if entry.kind == "vendor":
+        out.update(
+            {
+                "vendor_id": entry.vendor,
+                "reply_code": entry.reply_code or None,
+                "enhanced_code": entry.enhanced_code or None,
+                "key_phrase": entry.key_phrase,
+                "category": entry.category,
+                "source": entry.source,
+            }
+        )
+    elif entry.kind != "basic":
+        out["sample_text"] = entry.sample_text
+        out["associated_basic_codes"] = list(entry.associated_basic_codes)
+    return out
