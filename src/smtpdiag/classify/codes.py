@@ -126,7 +126,10 @@ def status_reason(status: str) -> str | None:
     """The reason an enhanced status code names, or None when it is generic."""
     if not status:
         return None
-    return STATUS_REASONS.get(status) or STATUS_REASONS.get(_generic_key(status))
+    found = STATUS_REASONS.get(status) or STATUS_REASONS.get(_generic_key(status))
+    if found is None and status[2:4] == "1." and len(status) >= 7:
+        return "userunknown"  # vendor-extended addressing codes (Microsoft's 5.1.351 ...)
+    return found
 
 
 def status_is_specific(status: str) -> bool:

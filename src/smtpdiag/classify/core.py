@@ -51,7 +51,7 @@ WEAK_TEXT_REASONS: Final[frozenset[str]] = frozenset(
 )
 # Reasons whose codes are too broad to beat text (the code's reason yields to any text match).
 VAGUE_CODE_REASONS: Final[frozenset[str]] = frozenset(
-    {"securityerror", "systemerror", "filtered", "rejected", "blocked", "contenterror", "networkerror"}
+    {"securityerror", "systemerror", "filtered", "rejected", "blocked", "contenterror", "networkerror", "expired"}
 )
 
 RETRY_BY_REASON: Final[dict[str, str]] = {
@@ -109,12 +109,11 @@ MAX_TEXT: Final = 4096  # characters of text weighed; diagnostics are short, hos
 
 def _norm_text(text: str) -> str:
     low = " ".join(text[:MAX_TEXT].lower().split())
-    if "-" in low:
+    if "-" in low and CONTINUATION_RE.search(low):
         low = CONTINUATION_RE.sub("", low)
         first = FINAL_LINE_RE.search(low)
-        if first:  # keep the first "550 5.7.1", drop the repeats that start later lines
-            head, tail = low[: first.end()], low[first.end() :]
-            low = head + tail.replace(first.group(1) + " ", "")
+        if first:  # the code is known separately; its repeats only split phrases
+            low = low.replace(first.group(1) + " ", "")
     return low
 
 
@@ -137,6 +136,7 @@ YIELDS_TO_TEXT: Final[dict[str, frozenset[str]]] = {
         }
     ),
     "hostunknown": frozenset({"networkerror", "notaccept"}),
+    "notaccept": frozenset({"userunknown"}),
     "filtered": frozenset(
         {
             "mailboxfull",
@@ -180,10 +180,15 @@ def _weigh(
             reason, why = t, f"text {phrase!r}"
     else:
         weak = phrases.match_weak(low) if low else None
-        if code_reason:
-            reason, why = code_reason, f"status {st}"
-        elif weak:
+        if weak and (not code_reason or (code_reason in VAGUE_CODE_REASONS and not specific)):
             reason, why = weak[0], f"text {weak[1]!r}"
+        elif code_reason:
+            reason, why = code_reason, f"status {st}"
+    # The command a refusal answered says whose problem it is.
+    if cmd == "MAIL" and reason in ("userunknown", "hostunknown", "filtered", ""):
+        reason, why = "rejected", (why + "; " if why else "") + "refused at MAIL FROM: the sender"
+    elif cmd in ("CONN", "HELO", "EHLO") and reason in ("rejected", ""):
+        reason, why = "blocked", (why + "; " if why else "") + f"refused at {cmd}: the sending host"
     if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT":
         if code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd):
             # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
@@ -237,6 +242,11 @@ def classify(
         evidence.append(f"{vend.vendor} reply {vend.key_phrase!r}")
 
     code_reason = status_reason(st)
+    if not reason and (diagnostic_type or "").lower() in ("x-unix", "x-local"):
+        strong = phrases.match_reason(low) if low else None
+        if strong is None or strong[0] in WEAK_TEXT_REASONS:
+            reason = "mailererror"  # a local delivery program failed
+            evidence.append(f"diagnostic type {diagnostic_type}")
     if not reason:
         reason, why, conflict_key, conflict_args = _weigh(low, st, code_reason, cls, cmd, in_bounce)
         if why:
@@ -245,10 +255,10 @@ def classify(
     if not reason:
         if st[2:4] == "6.":
             reason = "contenterror"
+        elif st[2:] == "3.0":
+            reason = "systemerror"
         elif st[2:4] == "7.":
             reason = "securityerror"
-        elif (diagnostic_type or "").lower() in ("x-unix", "x-local"):
-            reason = "mailererror"
         elif cmd in ("HELO", "EHLO", "CONN"):
             reason = "blocked"
         elif reply_code and reply_code // 100 in (4, 5) and reply_code % 100 in (0, 2, 3, 4):

@@ -131,7 +131,6 @@ EXCEEDLIMIT = ReasonPhrases(
     (
         "message header size exceeds limit",
         "message header size limit",
-        "too many recipients",
         "recipient limit exceeded",
         "exceeds the administrative limit",
         "message length exceeds administrative limit",
@@ -141,6 +140,11 @@ EXCEEDLIMIT = ReasonPhrases(
 SUSPEND = ReasonPhrases(
     "suspend",
     (
+        "inactive email",
+        "inactive address",
+        "inactive mailbox",
+        "mailbox is inactive",
+        "is no longer in use",
         "is currently suspended",
         "has been suspended",
         "account suspended",
@@ -195,6 +199,8 @@ HASMOVED = ReasonPhrases(
 NORELAYING = ReasonPhrases(
     "norelaying",
     (
+        "not configured to relay",
+        "no relaying",
         "relay access denied",
         "relaying denied",
         "relay denied",
@@ -228,6 +234,8 @@ NORELAYING = ReasonPhrases(
 USERUNKNOWN = ReasonPhrases(
     "userunknown",
     (
+        "recipient name is not recognized",
+        "recipient not recognized",
         "recipient address rejected.",
         "doesn't have a",
         "does not have a",
@@ -292,7 +300,6 @@ USERUNKNOWN = ReasonPhrases(
         "mailbox not present",
         "mailbox unavailable",
         "mailbox is unavailable",
-        "mailbox is inactive",
         "mailbox invalid",
         "mailbox name not allowed",
         "email account that you tried to reach does not exist",
@@ -403,6 +410,7 @@ FILTERED = ReasonPhrases(
 HOSTUNKNOWN = ReasonPhrases(
     "hostunknown",
     (
+        "unrouteable address",
         "host unknown",
         "unknown host",
         "host or domain name not found",
@@ -423,7 +431,6 @@ HOSTUNKNOWN = ReasonPhrases(
         "unroutable domain",
         "unrouteable mail domain",
         "dns records for the destination computer could not be found",
-        "no mx record",
         "no mx or a record",
         "no valid mx",
         "nxdomain",
@@ -486,6 +493,8 @@ VIRUSDETECTED = ReasonPhrases(
 POLICYVIOLATION = ReasonPhrases(
     "policyviolation",
     (
+        "for policy reasons",
+        "not accepted for policy",
         "policy violation",
         "violates our policy",
         "violation of our policy",
@@ -514,11 +523,12 @@ POLICYVIOLATION = ReasonPhrases(
 AUTHFAILURE = ReasonPhrases(
     "authfailure",
     (
+        "spf record of the sending domain",
+        "check the spf record",
         "dmarc",
         "spf check failed",
         "spf fail",
         "spf validation",
-        "spf record",
         "sender policy framework",
         "failed the spf",
         "failed spf",
@@ -546,6 +556,10 @@ AUTHFAILURE = ReasonPhrases(
 REQUIREPTR = ReasonPhrases(
     "requireptr",
     (
+        "mismatches client ip",
+        "rdns record",
+        "invalid rdns",
+        "no rdns",
         "ptr record",
         "no ptr",
         "reverse dns",
@@ -585,6 +599,7 @@ REQUIREPTR = ReasonPhrases(
 BADREPUTATION = ReasonPhrases(
     "badreputation",
     (
+        "user complaints",
         "reputation",
         "poor sender score",
         "low sender score",
@@ -596,6 +611,9 @@ BADREPUTATION = ReasonPhrases(
 RATELIMITED = ReasonPhrases(
     "ratelimited",
     (
+        "too many recipients",
+        "frequency limited",
+        "sent to too many",
         "rate limit",
         "ratelimit",
         "rate-limit",
@@ -627,6 +645,8 @@ RATELIMITED = ReasonPhrases(
 REJECTED = ReasonPhrases(
     "rejected",
     (
+        "can't determine purported responsible address",
+        "purported responsible address",
         "sender was rejected",
         "mailfrom domain is listed",
         "sender address is blacklisted",
@@ -707,7 +727,6 @@ BLOCKED = ReasonPhrases(
         "esmtp not accepting connections",
         "not allowed to connect",
         "may not be mail exchanger",
-        "mismatches client ip",
         "refused to talk to me",
     ),
 )
@@ -794,6 +813,7 @@ FAILEDSTARTTLS = ReasonPhrases(
 SYSTEMERROR = ReasonPhrases(
     "systemerror",
     (
+        "transaction failed",
         "system error",
         "internal error",
         "server error",
@@ -855,14 +875,12 @@ NETWORKERROR = ReasonPhrases(
         "connection reset",
         "connection closed",
         "connection lost",
-        "connection timed out",
         "lost connection",
         "no route to host",
         "host is unreachable",
         "network is unreachable",
         "network unreachable",
         "host unreachable",
-        "unable to connect",
         "unable to resolve route",
         "malformed name server reply",
         "malformed or unexpected name server reply",
@@ -881,6 +899,7 @@ NETWORKERROR = ReasonPhrases(
 EXPIRED = ReasonPhrases(
     "expired",
     (
+        "connection timed out",
         "envelope expired",
         "retried for",
         "queue lifetime",
@@ -914,6 +933,9 @@ EXPIRED = ReasonPhrases(
 NOTACCEPT = ReasonPhrases(
     "notaccept",
     (
+        "no mx record",
+        "indicated no smtp service",
+        "no smtp service",
         "couldn't find a mail exchanger",
         "could not find a mail exchanger",
         "no mx found",
@@ -960,7 +982,6 @@ SYNTAXERROR = ReasonPhrases(
     ),
 )
 
-ONHOLD = ReasonPhrases("onhold", ("on hold", "held", "quarantine"))
 
 VACATION = ReasonPhrases(
     "vacation",
@@ -1037,6 +1058,22 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     ReasonPhrases("syntaxerror", ("parameter", "argument", "line too long")),
 )
 
+# Refusals of the sending host itself; checked before the content reasons, because these
+# texts often mention spam ("IP blocked for spamming") while the block is on the IP.
+BLOCKED_HOST = ReasonPhrases(
+    "blocked",
+    (
+        "client host blocked",
+        "ip source bloquee",
+        "adresse ip source bloquee",
+        "blocked using",
+        "client host rejected: blocked",
+        "your ip address is listed",
+        "ip address blacklisted",
+        "banned sending ip",
+    ),
+)
+
 # The priority order (first match wins).
 REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     MAILBOXFULL,
@@ -1051,6 +1088,7 @@ REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     HOSTUNKNOWN,
     VIRUSDETECTED,
     NOTCOMPLIANTRFC,
+    BLOCKED_HOST,
     AUTHFAILURE,
     REQUIREPTR,
     BADREPUTATION,
@@ -1068,9 +1106,10 @@ REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     CONTENTERROR,
     SYNTAXERROR,
     MAILERERROR,
+    ReasonPhrases("onhold", ("on hold",)),
 )
 
-BY_NAME: Final[dict[str, ReasonPhrases]] = {r.reason: r for r in (*REASON_ORDER, ONHOLD, VACATION)}
+BY_NAME: Final[dict[str, ReasonPhrases]] = {r.reason: r for r in (*REASON_ORDER, VACATION)}
 
 # Phrases that say the failure is temporary whatever the code's first digit says.
 TEMPORARY_PHRASES: Final[tuple[str, ...]] = (

@@ -76,7 +76,7 @@ SENDER_HINT_RE: Final = re.compile(
 SEPARATOR_RE: Final = re.compile(r"^\s{0,8}(?:[-=_*#]{3,}|\({3,})")
 # Lines that carry the remote server's words even when they are far from the address.
 ERROR_LINE_RE: Final = re.compile(
-    r"(?i)^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-]|.{0,200}\b(?:said|reason|error|failed|refused|rejected)\b)"
+    r"(?i)^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-]|.{0,200}\b(?:said|reason|refused|rejected)\b)"
 )
 
 SKIP_LOCAL_PARTS: Final = frozenset({"mailer-daemon", "mail-daemon", "nobody"})
