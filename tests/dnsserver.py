@@ -13,6 +13,7 @@ Names present in the zone with another type answer NOERROR/no data; absent names
 from __future__ import annotations
 
 import socket
+import textwrap
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +23,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 class _ZoneResolver(BaseResolver):  # type: ignore[misc]
     def __init__(self, zone: str) -> None:
-        self.records = RR.fromZone(zone) if zone.strip() else []
+        self.records = RR.fromZone(textwrap.dedent(zone).strip()) if zone.strip() else []
         self.queries: list[tuple[str, str]] = []
 
     def resolve(self, request: DNSRecord, handler: Any) -> DNSRecord:

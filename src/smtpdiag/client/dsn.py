@@ -13,6 +13,7 @@ The report is ``multipart/report; report-type=delivery-status`` (RFC 6522) with 
 
 from __future__ import annotations
 
+import email.charset
 import email.policy
 import email.utils
 import os
@@ -32,6 +33,8 @@ from smtpdiag.client.send import RecipientResult
 
 DSNAction = Literal["failed", "delayed", "delivered", "relayed", "expanded"]
 MAX_ORIGINAL_HEADER_OCTETS = 64 * 1024  # the header section copied into the report is cut here
+_QP_UTF8 = email.charset.Charset("utf-8")
+_QP_UTF8.body_encoding = email.charset.QP  # readable in a raw view, unlike base64
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,8 @@ def build_dsn(
     report["Message-ID"] = email.utils.make_msgid(domain=mta)
     report["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-replies to this
 
-    human = MIMEText(_human_text(recipients, mta), "plain", "utf-8")
+    text = _human_text(recipients, mta)
+    human = MIMEText(text, "plain", "us-ascii" if text.isascii() else _QP_UTF8)
     del human["MIME-Version"]
     report.attach(human)
 
