@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Literal
@@ -78,22 +79,24 @@ def _human_text(recipients: Sequence[DSNRecipient], reporting_mta: str) -> str:
         lines += ["Your message could not be delivered to one or more recipients.", ""]
     if rejected:
         lines += [
-            "Each of the following recipients was rejected by a remote mail server. The reasons",
-            "given by the server are included to help you determine why each recipient was rejected.",
+            "Each of the following recipients was rejected by a remote mail server.",
+            "The reasons given by the server are included to help you determine why",
+            "each recipient was rejected.",
             "",
         ]
         lines += _recipient_lines(rejected)
     if expired:
         lines += [
-            "Delivery to the following recipients was attempted repeatedly and has now been given",
-            "up: the receiving servers kept answering with temporary failures.",
+            "Delivery to the following recipients was attempted repeatedly and has",
+            "now been given up: the receiving servers kept answering with temporary",
+            "failures.",
             "",
         ]
         lines += _recipient_lines(expired)
     if delayed:
         lines += [
-            "Delivery to the following recipients has been delayed. No action is required on",
-            "your part; delivery attempts will continue.",
+            "Delivery to the following recipients has been delayed. No action is",
+            "required on your part; delivery attempts will continue.",
             "",
         ]
         lines += _recipient_lines(delayed)
@@ -141,7 +144,8 @@ def build_dsn(
     report["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-replies to this
 
     text = _human_text(recipients, mta)
-    human = MIMEText(text, "plain", "us-ascii" if text.isascii() else _QP_UTF8)
+    human = MIMENonMultipart("text", "plain")
+    human.set_payload(text, "us-ascii" if text.isascii() else _QP_UTF8)
     del human["MIME-Version"]
     report.attach(human)
 
