@@ -206,6 +206,11 @@ def walk_parts(msg: Message) -> Parts:
             if isinstance(payload, list):
                 stack[0:0] = [p for p in payload if isinstance(p, Message)]
             continue
+        if ctype.startswith("multipart/"):
+            inner_parts = _split_unparsed_multipart(part)
+            if inner_parts:
+                stack[0:0] = inner_parts
+                continue
         if (
             ctype == "text/plain"
             or ctype == "text/plain-bounce"
@@ -221,6 +226,31 @@ def walk_parts(msg: Message) -> Parts:
     if not texts and htmls:
         texts = [html_to_text(h) for h in htmls]
     out.text = "\n".join(texts)[:MAX_TEXT_CHARS]
+    return out
+
+
+BOUNDARY_RE: Final = re.compile(r'(?im)^\s{0,8}boundary\s{0,4}=\s{0,4}"?([^"\s;]{1,200})"?')
+
+
+def _split_unparsed_multipart(part: Message) -> list[Message]:
+    """Parts of a multipart whose boundary parameter sits on an unfolded header line.
+
+    Some mail systems write `boundary=...` on a line of its own without the leading whitespace
+    that would continue the Content-Type header; the parser then sees no boundary at all.
+    """
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return []
+    m = BOUNDARY_RE.search(payload[:2000])
+    if not m:
+        return []
+    delim = "--" + m.group(1)
+    chunks = payload[m.end() :].split(delim)
+    out: list[Message] = []
+    for chunk in chunks[1 : MAX_PARTS + 1]:
+        if chunk.startswith("--"):
+            break
+        out.append(email.message_from_string(chunk.lstrip("\r\n"), policy=compat32))
     return out
 
 

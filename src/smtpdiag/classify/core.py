@@ -51,7 +51,16 @@ WEAK_TEXT_REASONS: Final[frozenset[str]] = frozenset(
 )
 # Reasons whose codes are too broad to beat text (the code's reason yields to any text match).
 VAGUE_CODE_REASONS: Final[frozenset[str]] = frozenset(
-    {"securityerror", "systemerror", "filtered", "rejected", "blocked", "contenterror", "networkerror", "expired"}
+    {
+        "securityerror",
+        "systemerror",
+        "filtered",
+        "rejected",
+        "blocked",
+        "contenterror",
+        "networkerror",
+        "expired",
+    }
 )
 
 RETRY_BY_REASON: Final[dict[str, str]] = {
@@ -189,10 +198,10 @@ def _weigh(
         reason, why = "rejected", (why + "; " if why else "") + "refused at MAIL FROM: the sender"
     elif cmd in ("CONN", "HELO", "EHLO") and reason in ("rejected", ""):
         reason, why = "blocked", (why + "; " if why else "") + f"refused at {cmd}: the sending host"
-    if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT":
-        if code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd):
-            # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
-            reason, why = "filtered", why + "; not refused at RCPT"
+    after_rcpt = code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd)
+    if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT" and after_rcpt:
+        # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
+        reason, why = "filtered", why + "; not refused at RCPT"
     if reason == "hostunknown" and cls == "4":
         reason, why = "networkerror", why + "; transient (4xx) lookup failure"
     return reason, why, key, args

@@ -45,6 +45,7 @@ def parse(ctx: Context) -> list[Facts]:
     body = " ".join(ctx.text_lower[:2000].split())
     diag = " ".join(ctx.text[:500].split())
     subject_says = any(ctx.subject_lower.startswith(p) for p in AUTO_SUBJECT_PREFIXES)
-    if not (VACATION.find(body) or VACATION.find(ctx.subject_lower) or subject_says or ctx.header("Auto-Submitted")):
+    evidence = VACATION.find(body) or VACATION.find(ctx.subject_lower) or ctx.header("Auto-Submitted")
+    if not (evidence or subject_says):
         return []
     return [Facts(recipient=rcpt, reason="vacation", diagnostic=diag, hardbounce=False)]
