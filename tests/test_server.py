@@ -1,0 +1,356 @@
+"""The asyncio server over real loopback sockets, with Python's smtplib and aiosmtplib as clients."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+
+import smtplib
+from smtpdiag.server.runtime import ServerThread, SmtpServer
+from smtpdiag.server.settings import Settings
+
+MESSAGE = "From: a@sender.test\r\nTo: u@local.test\r\nSubject: hello\r\n\r\nHello there.\r\n"
+
+
+@contextmanager
+def running(**settings: Any) -> Iterator[SmtpServer]:
+    values: dict[str, Any] = {"listen": "127.0.0.1:0", "storage": "memory", "hostname": "mx.local.test"}
+    values.update(settings)
+    rules = values.pop("rules", ())
+    thread = ServerThread(Settings().merge(values), rules=rules, seed=1)
+    server = thread.start()
+    try:
+        yield server
+    finally:
+        thread.stop(grace=0.5)
+
+
+def client_tls_context(server: SmtpServer) -> ssl.SSLContext:
+    """A context that verifies the server's generated certificate (no verification shortcuts)."""
+    assert server.tls_certificate is not None
+    ctx = ssl.create_default_context(cadata=server.tls_certificate.cert_pem.decode())
+    return ctx
+
+
+class Raw:
+    """A line-oriented raw client, for what smtplib cannot say."""
+
+    def __init__(self, server: SmtpServer, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def reply(self) -> str:
+        """One complete (possibly multi-line) reply, as text."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed; got " + repr(self.buf))
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if len(line) < 4 or line[3:4] != b"-":
+                return "\r\n".join(lines)
+
+    def closed(self) -> bool:
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, TimeoutError):
+            return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# --- interoperation --------------------------------------------------------------------------------
+
+
+def test_smtplib_send_ehlo_and_capture() -> None:
+    with running() as server, smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        code, text = client.ehlo("client.test")
+        assert code == 250
+        for keyword in ("pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes", "starttls"):
+            assert client.has_extn(keyword), keyword
+        assert client.sendmail("a@sender.test", ["u@local.test", "v@local.test"], MESSAGE) == {}
+        [msg] = server.store.list()
+        assert msg.sender == "a@sender.test" and msg.recipients == ("u@local.test", "v@local.test")
+        assert msg.helo == "client.test" and msg.subject == "hello"
+        stored = server.store.get(msg.id)
+        assert stored is not None and stored.data is not None and stored.data.endswith(MESSAGE.encode())
+
+
+def test_starttls_with_generated_certificate_then_auth() -> None:
+    with (
+        running(users={"alice": "s3cret"}) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo()
+        assert not client.has_extn("auth")  # AUTH only over TLS by default
+        code, _ = client.starttls(context=client_tls_context(server))
+        assert code == 220
+        client.ehlo()
+        assert client.has_extn("auth") and not client.has_extn("starttls")
+        assert "PLAIN" in client.esmtp_features["auth"]
+        with pytest.raises(smtplib.SMTPAuthenticationError) as bad:
+            client.login("alice", "wrong")
+        assert bad.value.smtp_code == 535
+        assert client.login("alice", "s3cret")[0] == 235
+        client.sendmail("a@sender.test", ["u@local.test"], MESSAGE)
+    assert len(server.store.list()) == 1
+    transcript = server.transcripts.sessions()[-1]["entries"]
+    lines = " ".join(e["line"] for e in transcript)
+    assert "s3cret" not in lines and "wrong" not in lines and "AUTH PLAIN ***" in lines
+
+
+def test_auth_before_tls_is_refused_538() -> None:
+    with running(users={"alice": "pw"}) as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c.test\r\n")
+        raw.reply()
+        raw.send(b"AUTH PLAIN AGFsaWNlAHB3\r\n")
+        assert raw.reply().startswith("538 5.7.11")
+        raw.close()
+
+
+def plain_login(server: SmtpServer, user: str, password: str) -> int:
+    """One AUTH PLAIN attempt on a new TLS session (smtplib.login would try every mechanism)."""
+    with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        client.starttls(context=client_tls_context(server))
+        client.ehlo()
+        client.user, client.password = user, password
+        try:
+            return client.auth("PLAIN", client.auth_plain)[0]
+        except smtplib.SMTPAuthenticationError as exc:
+            return exc.smtp_code
+
+
+def test_auth_brute_force_is_throttled_per_client() -> None:
+    with running(users={"alice": "pw"}, auth_failure_limit=3) as server:
+        codes = [plain_login(server, "alice", "nope") for _ in range(5)]
+        assert codes == [535, 535, 535, 454, 454]
+        # the right password is refused too while throttled
+        assert plain_login(server, "alice", "pw") == 454
+    with running(users={"alice": "pw"}, auth_failure_limit=3) as server:
+        assert plain_login(server, "alice", "pw") == 235
+
+
+def test_size_limit_at_mail_and_end_of_data() -> None:
+    with (
+        running(max_message_size=2000) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo()
+        assert client.esmtp_features["size"] == "2000"
+        with pytest.raises(smtplib.SMTPSenderRefused) as info:
+            client.sendmail("a@sender.test", ["u@local.test"], "x" * 3000)
+        assert info.value.smtp_code == 552 and info.value.smtp_error.startswith(b"5.3.4")
+        # without SIZE= the size is found at end of data; the data is read and discarded
+        client.rset()
+        client.mail("a@sender.test")
+        client.rcpt("u@local.test")
+        code, text = client.data(("y" * 70 + "\r\n") * 60)
+        assert code == 552 and text.startswith(b"5.3.4")
+        assert client.noop()[0] == 250  # session still usable
+    assert server.store.count() == 0
+
+
+async def test_aiosmtplib_pipelined_sends() -> None:
+    with running() as server:
+        client = aiosmtplib.SMTP(hostname=server.host, port=server.port, timeout=5, start_tls=False)
+        await client.connect()
+        await client.ehlo()
+        assert client.supports_extension("pipelining")
+        for i in range(20):
+            errors, _ = await client.sendmail("a@sender.test", [f"u{i}@local.test", "w@local.test"], MESSAGE)
+            assert errors == {}
+        await client.quit()
+        assert server.store.count() == 20
+
+
+async def test_aiosmtplib_starttls() -> None:
+    with running() as server:
+        ctx = client_tls_context(server)
+        client = aiosmtplib.SMTP(
+            hostname=server.host, port=server.port, timeout=5, tls_context=ctx, start_tls=True
+        )
+        await client.connect()
+        assert client.get_transport_info("sslcontext") is not None
+        await client.sendmail("a@sender.test", ["u@local.test"], MESSAGE)
+        await client.quit()
+        assert server.store.count() == 1
+
+
+def test_pipelined_commands_in_one_write() -> None:
+    with running() as server:
+        raw = Raw(server)
+        assert raw.reply().startswith("220 mx.local.test")
+        raw.send(
+            b"EHLO c.test\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nRCPT TO:<v@local.test>\r\nDATA\r\n"
+        )
+        assert raw.reply().startswith("250-mx.local.test")
+        assert [raw.reply()[:3] for _ in range(4)] == ["250", "250", "250", "354"]
+        raw.send(b"Subject: p\r\n\r\nbody\r\n.\r\nMAIL FROM:<b@s.test>\r\nRCPT TO:<u@local.test>\r\nDATA\r\n")
+        assert raw.reply().startswith("250 2.0.0")
+        assert [raw.reply()[:3] for _ in range(3)] == ["250", "250", "354"]
+        raw.send(b"second\r\n.\r\nQUIT\r\n")
+        assert raw.reply().startswith("250 2.0.0")
+        assert raw.reply().startswith("221")
+        raw.close()
+    assert server.store.count() == 2
+
+
+def test_bdat_chunking() -> None:
+    with running() as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c.test\r\n")
+        assert "CHUNKING" in raw.reply()
+        raw.send(b"MAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\n")
+        raw.reply()
+        raw.reply()
+        part1 = b"Subject: bdat\r\n\r\n"
+        part2 = b"line one\r\n.not a terminator\r\n"
+        raw.send(b"BDAT %d\r\n" % len(part1) + part1)
+        assert raw.reply().startswith("250")
+        raw.send(b"BDAT %d LAST\r\n" % len(part2) + part2)
+        assert raw.reply().startswith("250 2.0.0")
+        raw.close()
+    [msg] = server.store.list()
+    got = server.store.get(msg.id)
+    assert got is not None and got.data is not None and got.data.endswith(part1 + part2)
+
+
+def test_smuggling_sequences_never_make_a_second_message() -> None:
+    with running() as server:
+        for seq in (b"\n.\n", b"\n.\r\n", b"\r.\n", b"\r.\r", b"\r\n.\r", b"\r\n\x00.\r\n"):
+            raw = Raw(server)
+            raw.reply()
+            raw.send(b"EHLO c.test\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nDATA\r\n")
+            for _ in range(4):
+                raw.reply()
+            smuggled = b"MAIL FROM:<evil@s.test>\r\nRCPT TO:<victim@local.test>\r\nDATA\r\nsmuggled\r\n"
+            raw.send(b"Subject: s\r\n\r\nhello" + seq + smuggled + b".\r\n")
+            final = raw.reply()
+            assert final[:1] in ("2", "5"), final
+            raw.send(b"QUIT\r\n")
+            assert raw.reply().startswith("221")  # nothing smuggled got a reply of its own
+            raw.close()
+        for msg in server.store.list():
+            assert msg.sender == "a@s.test" and msg.recipients == ("u@local.test",)
+
+
+# --- local delivery rules, quotas ------------------------------------------------------------------
+
+
+def test_relay_denied_unknown_user_and_local_domains() -> None:
+    with (
+        running(local_domains=["local.test"], mailboxes=["only@closed.test"]) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo()
+        client.mail("a@sender.test")
+        assert client.rcpt("anyone@local.test")[0] == 250
+        assert client.rcpt("only@closed.test")[0] == 250
+        code, text = client.rcpt("other@closed.test")
+        assert (code, text[:5]) == (550, b"5.1.1")
+        code, text = client.rcpt("someone@elsewhere.test")
+        assert (code, text[:5]) == (554, b"5.7.1") and b"Relay access denied" in text
+
+
+def test_quota_gives_452_422(tmp_path: Path) -> None:
+    with (
+        running(storage="maildir", maildir=str(tmp_path / "mail"), quota_per_mailbox=1000) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.sendmail("a@s.test", ["u@local.test"], "x" * 500)  # ~650 octets with the envelope lines
+        # the second would go over: refused at end of data
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            client.sendmail("a@s.test", ["u@local.test"], "y" * 500)
+        assert info.value.smtp_code == 452 and info.value.smtp_error.startswith(b"4.2.2")
+        client.sendmail("a@s.test", ["u@local.test"], "z" * 300)  # fits; now the mailbox is full
+        # so the next is refused at RCPT already
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            client.sendmail("a@s.test", ["u@local.test"], "w")
+        assert refused.value.recipients["u@local.test"][0] == 452
+        client.sendmail("a@s.test", ["other@local.test"], "fine")
+    assert server.store.count() == 3
+
+
+# --- limits and timeouts ---------------------------------------------------------------------------
+
+
+def test_connection_limit_per_ip() -> None:
+    with running(max_connections_per_ip=2) as server:
+        a, b = Raw(server), Raw(server)
+        assert a.reply().startswith("220") and b.reply().startswith("220")
+        c = Raw(server)
+        assert c.reply().startswith("421 4.7.0") and c.closed()
+        a.close()
+        time.sleep(0.2)
+        d = Raw(server)
+        assert d.reply().startswith("220")
+        for r in (b, c, d):
+            r.close()
+
+
+def test_command_timeout_says_421_442() -> None:
+    with running(command_timeout=0.3) as server:
+        raw = Raw(server)
+        raw.reply()
+        start = time.monotonic()
+        assert raw.reply().startswith("421 4.4.2")
+        assert 0.2 < time.monotonic() - start < 3
+        assert raw.closed()
+
+
+def test_data_timeout() -> None:
+    with running(data_timeout=0.3, command_timeout=30) as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nDATA\r\n")
+        for _ in range(4):
+            raw.reply()
+        raw.send(b"Subject: slow\r\n")
+        assert raw.reply().startswith("421 4.4.2")
+    assert server.store.count() == 0
+
+
+def test_graceful_shutdown_says_421_432() -> None:
+    values = {"listen": "127.0.0.1:0", "storage": "memory"}
+    thread = ServerThread(Settings().merge(values))
+    server = thread.start()
+    raw = Raw(server)
+    raw.reply()
+    raw.send(b"EHLO c\r\n")
+    raw.reply()
+    thread.stop(grace=0.5)
+    assert raw.reply().startswith("421 4.3.2")
+    assert raw.closed()
+
+
+def test_unknown_and_bad_sequence_commands() -> None:
+    with running() as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"FOO\r\n")
+        assert raw.reply().startswith("500 5.5.1")
+        raw.send(b"MAIL FROM:<a@s.test>\r\n")
+        assert raw.reply().startswith("503 5.5.1")
+        raw.send(b"EHLO c\r\n")
+        raw.reply()
+        raw.send(b"X" * 600 + b"\r\n")
+        assert raw.reply().startswith("500 5.5.6")
+        raw.close()
