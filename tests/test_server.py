@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import ssl
 import time
@@ -13,7 +14,6 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-import smtplib
 from smtpdiag.server.runtime import ServerThread, SmtpServer
 from smtpdiag.server.settings import Settings
 
@@ -79,7 +79,7 @@ class Raw:
 
 def test_smtplib_send_ehlo_and_capture() -> None:
     with running() as server, smtplib.SMTP(server.host, server.port, timeout=5) as client:
-        code, text = client.ehlo("client.test")
+        code, _ = client.ehlo("client.test")
         assert code == 250
         for keyword in ("pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes", "starttls"):
             assert client.has_extn(keyword), keyword
@@ -198,7 +198,8 @@ def test_pipelined_commands_in_one_write() -> None:
         raw = Raw(server)
         assert raw.reply().startswith("220 mx.local.test")
         raw.send(
-            b"EHLO c.test\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nRCPT TO:<v@local.test>\r\nDATA\r\n"
+            b"EHLO c.test\r\nMAIL FROM:<a@s.test>\r\n"
+            b"RCPT TO:<u@local.test>\r\nRCPT TO:<v@local.test>\r\nDATA\r\n"
         )
         assert raw.reply().startswith("250-mx.local.test")
         assert [raw.reply()[:3] for _ in range(4)] == ["250", "250", "250", "354"]

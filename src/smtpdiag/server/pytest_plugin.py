@@ -1,8 +1,8 @@
 """pytest plugin (entry point `smtpdiag`): a running `smtpdiag serve` for an application's tests.
 
     def test_app_handles_full_mailbox(smtpdiag_server):
-        smtpdiag_server.scenario("mailbox-full")                    # or .add_rule(stage="rcpt", code=452, ...)
-        result = my_app.send_welcome_mail("user@example.test", smtp=(smtpdiag_server.host, smtpdiag_server.port))
+        smtpdiag_server.scenario("mailbox-full")  # or .add_rule(stage="rcpt", code=452, ...)
+        result = my_app.send_welcome_mail("user@example.test", smtp=smtpdiag_server.address)
         assert result.status == "retry-later"
 
     def test_app_sends(smtpdiag_server):
