@@ -18,11 +18,44 @@ REFERENCE = Path(__file__).parent / "data" / "reference" / "enhanced_status_code
 
 # The Sisimai bounce-reason vocabulary; reasons.toml, once it exists, must agree with it too.
 SISIMAI_REASONS = frozenset(
-    """authfailure badreputation blocked contenterror delivered exceedlimit expired failedstarttls
-    feedback filtered hasmoved hostunknown mailboxfull mailererror mesgtoobig networkerror norelaying
-    notaccept notcompliantrfc onhold policyviolation ratelimited rejected requireptr securityerror
-    spamdetected suppressed suspend syntaxerror systemerror systemfull toomanyconn undefined userunknown
-    vacation virusdetected""".split()
+    [
+        "authfailure",
+        "badreputation",
+        "blocked",
+        "contenterror",
+        "delivered",
+        "exceedlimit",
+        "expired",
+        "failedstarttls",
+        "feedback",
+        "filtered",
+        "hasmoved",
+        "hostunknown",
+        "mailboxfull",
+        "mailererror",
+        "mesgtoobig",
+        "networkerror",
+        "norelaying",
+        "notaccept",
+        "notcompliantrfc",
+        "onhold",
+        "policyviolation",
+        "ratelimited",
+        "rejected",
+        "requireptr",
+        "securityerror",
+        "spamdetected",
+        "suppressed",
+        "suspend",
+        "syntaxerror",
+        "systemerror",
+        "systemfull",
+        "toomanyconn",
+        "undefined",
+        "userunknown",
+        "vacation",
+        "virusdetected",
+    ]
 )
 
 KIND_OF_ROW = {"class": "enhanced-class", "subject": "enhanced-subject", "detail": "enhanced"}
