@@ -294,7 +294,10 @@ class Settings:
             changes[key] = _convert(key, value, getattr(self, key), source)
         if not changes:
             return self
-        return dataclasses.replace(self, **changes)
+        try:
+            return dataclasses.replace(self, **changes)
+        except SettingsError as exc:
+            raise SettingsError(f"{source}: {exc}") from None
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
