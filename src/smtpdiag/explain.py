@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -642,7 +644,6 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
             )
     elif (
         basic is not None
-        and basic.reason
         and detail is None
         and not (match and match.entry)
         and not positive
@@ -737,7 +738,7 @@ _VAGUE_REASONS: Final = frozenset(
 )
 
 
-def _specific(code_reason: str, text_reason: str) -> bool:
+def _specific(code_reason: str | None, text_reason: str) -> bool:
     return text_reason not in _VAGUE_REASONS and code_reason != text_reason
 
 
@@ -808,3 +809,14 @@ def entry_to_json(entry: CodeEntry, lang: Lang) -> dict[str, Any]:
         out["sample_text"] = entry.sample_text
         out["associated_basic_codes"] = list(entry.associated_basic_codes)
     return out
+
+
+class _CallableModule(types.ModuleType):
+    """`smtpdiag.explain(text)` must work although `smtpdiag.explain` is also this module's name:
+    once the module is imported, the package attribute is the module, so the module calls `explain`."""
+
+    def __call__(self, text: str | bytes, lang: str | None = None) -> Diagnosis:
+        return explain(text, lang)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -876,10 +876,10 @@ def extract(text: str | bytes) -> list[Extracted]:
                     if pending is None:
                         pending = [body]
                     else:
-                        pending.append(body[4:])
+                        pending.append(body)
                     continue
                 if pending is not None:
-                    pending.append(body[4:] if body[:3].isdigit() else body)
+                    pending.append(body)
                     flush_pending()
                     continue
                 item = _from_fragment(
@@ -908,7 +908,7 @@ def extract(text: str | bytes) -> list[Extracted]:
         stripped = line.lstrip(" '\"")
         if len(stripped) >= 4 and stripped[:3].isdigit() and stripped[3] in "- ":
             if pending is not None and stripped[:3] == pending[0][:3]:
-                pending.append(stripped[4:])
+                pending.append(stripped)
                 if stripped[3] == " ":
                     flush_pending()
                 continue

@@ -27,7 +27,7 @@ CodeKind = Literal["basic", "enhanced"]
 MAX_CODE_LENGTH = 32
 
 _BASIC_RE = re.compile(r"[1-5][0-9]{2}")
-_ENHANCED_RE = re.compile(r"([2-5xX])\.([0-9]{1,3}|[xX])\.([0-9]{1,3}|[xX])")
+_ENHANCED_RE = re.compile(r"([245xX])\.([0-9]{1,3}|[xX])\.([0-9]{1,3}|[xX])")
 # vendor "enhanced_code" fields: "5.7.26", "4.7.500-699", "5.4.6 / 5.4.14", or a tag such as "RP-001"
 _VENDOR_CODE_RE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?:-([0-9]{1,3}))?")
 
