@@ -250,6 +250,7 @@ class SMTPSession:
         self._pending: list[Reply] = []
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._broken = False
 
     # -- transcript -------------------------------------------------------------------------------
     def _note(self, kind: EntryKind, step: str, text: str, **extra: Any) -> None:
@@ -278,6 +279,7 @@ class SMTPSession:
     ) -> Reply:
         """Open the connection (to `address` when given, else `host`) and read the greeting."""
         await self.close()
+        self._broken = False
         self._reader_proto = ReplyReader()
         self._pending = []
         self.extensions = {}
@@ -314,6 +316,7 @@ class SMTPSession:
         return await self.read_reply("BANNER", self.timeouts.initial, started=started)
 
     def _fail(self, step: str, kind: FailureKind, message: str) -> SessionError:
+        self._broken = True  # the dialogue is out of step: no polite QUIT after this
         self._note("error", step, message)
         return SessionError(step, kind, message)
 
@@ -483,7 +486,7 @@ class SMTPSession:
 
     async def quit(self) -> Reply | None:
         """QUIT politely; failures here do not matter any more and are only noted."""
-        if not self.connected:
+        if not self.connected or self._broken:
             return None
         try:
             return await self.command("QUIT", "QUIT", min(self.timeouts.command, 30.0))
