@@ -58,7 +58,7 @@ HEADER_LINES = st.sampled_from(
         b"Content-Transfer-Encoding: base64",
         b"Content-Transfer-Encoding: quoted-printable",
         b"Content-Type: text/plain; charset=unknown-8bit",
-        b"<user@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 no (in reply to RCPT TO command)",
+        b"<u@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 no (in reply to RCPT TO command)",
         b"----- The following addresses had permanent fatal errors -----",
         b"This is the mail system at host example.org.",
         b"",

@@ -100,51 +100,60 @@ def _write_csv(records: Iterator[Record], out: IO[str]) -> int:
     return errors
 
 
-def _write_table(records: Iterator[Record], lang: str) -> int:
-    from rich.console import Console
-    from rich.table import Table
+#: Longest diagnostic shown in the human-readable listing (JSON/CSV carry it whole).
+MAX_DIAGNOSTIC_SHOWN = 300
 
-    console = Console()
-    table = Table(show_lines=False, expand=False)
-    headers = (
-        ("file", "файл"),
-        ("recipient", "получатель"),
-        ("action", "действие"),
-        ("status", "статус"),
-        ("code", "код"),
-        ("reason", "причина"),
-        ("hard", "жёсткий"),
-        ("at", "этап"),
-        ("what it means", "что это значит"),
-    )
-    for en, ru in headers:
-        table.add_column(ru if lang == "ru" else en, overflow="fold")
-    errors = 0
-    messages = 0
+_LABELS = {
+    "en": {"hard": "hard bounce", "soft": "soft", "at": "at", "no": "not a bounce: no failed recipients"},
+    "ru": {
+        "hard": "жёсткий отказ",
+        "soft": "мягкий",
+        "at": "на шаге",
+        "no": "не отчёт о недоставке: отказов нет",
+    },
+}
+
+
+def _write_listing(records: Iterator[Record], lang: str) -> int:
+    """Human-readable: one block per message, two lines per recipient (verdict, then why)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False)
+    labels = _LABELS["ru" if lang == "ru" else "en"]
+    errors = messages = results = 0
     for record in records:
         messages += 1
+        console.print(f"[bold]{escape(record['file'])}[/bold]")
         if "error" in record:
             errors += 1
-            table.add_row(record["file"], "", "", "", "", "[red]error[/red]", "", "", record["error"])
+            console.print(f"  [red]error:[/red] {escape(record['error'])}")
+            continue
+        if not record["results"]:
+            console.print(f"  [dim]{labels['no']}[/dim]")
         for result in record["results"]:
-            hard = result.get("hardbounce")
-            explanation = result.get("explanation", {})
-            table.add_row(
-                record["file"],
-                str(result.get("recipient", "")),
-                str(result.get("action", "")),
-                str(result.get("status", "")),
-                str(result.get("replycode", "")),
-                f"[bold]{result.get('reason', '')}[/bold]",
-                ("[red]hard[/red]" if hard else "soft") if lang != "ru" else ("да" if hard else "нет"),
-                str(result.get("command", "")),
-                explanation.get("title", ""),
-            )
-    if table.row_count:
-        console.print(table)
-    summary = f"{messages} messages, {table.row_count - errors} results, {errors} errors"
+            results += 1
+            hard = bool(result.get("hardbounce"))
+            colour = "red" if hard else "yellow"
+            verdict = [f"[bold {colour}]{escape(str(result.get('reason', '')))}[/bold {colour}]"]
+            verdict.append(labels["hard"] if hard else labels["soft"])
+            code = " ".join(str(result.get(k) or "") for k in ("replycode", "status")).strip()
+            if code:
+                verdict.append(code)
+            if result.get("command"):
+                verdict.append(f"{labels['at']} {result['command']}")
+            if result.get("action") and result.get("action") != "failed":
+                verdict.append(str(result["action"]))
+            console.print(f"  {escape(str(result.get('recipient', '')))}  " + " · ".join(verdict))
+            title = result.get("explanation", {}).get("title", "")
+            diagnostic = " ".join(str(result.get("diagnostic", "")).split())[:MAX_DIAGNOSTIC_SHOWN]
+            why = " — ".join(part for part in (title, diagnostic) if part)
+            if why:
+                console.print(f"    [dim]{escape(why)}[/dim]")
     if lang == "ru":
-        summary = f"сообщений: {messages}, результатов: {table.row_count - errors}, ошибок: {errors}"
+        summary = f"сообщений: {messages}, получателей с результатом: {results}, ошибок: {errors}"
+    else:
+        summary = f"{messages} message(s), {results} result(s), {errors} error(s)"
     console.print(summary, style="dim")
     return errors
 
@@ -193,7 +202,7 @@ def bounce(
         elif as_csv:
             errors = _write_csv(records, sys.stdout)
         else:
-            errors = _write_table(records, language)
+            errors = _write_listing(records, language)
     except InputError as exc:
         click.echo(f"smtpdiag bounce: {exc}", err=True)
         sys.exit(1)

@@ -1,0 +1,130 @@
+"""`smtpdiag bounce`: output formats, jobs, stdin, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from smtpdiag.cli import cli
+
+CORPUS = Path(__file__).parent / "data" / "bounces" / "emails"
+SAMPLE = sorted(CORPUS.glob("*.eml"))[::40]
+
+DSN = (
+    b"From: MAILER-DAEMON@mx.example.org\r\n"
+    b"To: sender@example.com\r\n"
+    b"Subject: Undelivered Mail Returned to Sender\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+    b"--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you...\r\n"
+    b"--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+    b"Reporting-MTA: dns; mx.example.org\r\n\r\n"
+    b"Final-Recipient: rfc822; nobody@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    b"Remote-MTA: dns; mx.example.net\r\n"
+    b"Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown\r\n"
+    b"\r\n--B--\r\n"
+)
+
+
+def run(args: list[str], stdin: bytes | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["bounce", *args], input=stdin)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_json_lines_have_the_scoring_format(tmp_path: Path) -> None:
+    path = tmp_path / "dsn.eml"
+    path.write_bytes(DSN)
+    code, out = run(["--json", str(path)])
+    assert code == 0
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    assert record["file"] == str(path)
+    (result,) = record["results"]
+    for key in (
+        "recipient",
+        "status",
+        "replycode",
+        "reason",
+        "hardbounce",
+        "action",
+        "command",
+        "diagnostic",
+    ):
+        assert key in result
+    assert result["recipient"] == "nobody@example.net"
+    assert result["reason"] == "userunknown" and result["hardbounce"] is True
+    assert result["explanation"]["title"]
+
+
+def test_russian_explanations(tmp_path: Path) -> None:
+    path = tmp_path / "dsn.eml"
+    path.write_bytes(DSN)
+    code, out = run(["--json", "--lang", "ru", str(path)])
+    assert code == 0
+    title = json.loads(out)["results"][0]["explanation"]["title"]
+    assert any("а" <= ch <= "я" for ch in title.lower())
+
+
+def test_csv_has_one_row_per_recipient(tmp_path: Path) -> None:
+    path = tmp_path / "dsn.eml"
+    path.write_bytes(DSN)
+    code, out = run(["--csv", str(path)])
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 1
+    assert rows[0]["reason"] == "userunknown" and rows[0]["hardbounce"] == "yes"
+
+
+def test_table_output_and_not_a_bounce(tmp_path: Path) -> None:
+    dsn = tmp_path / "dsn.eml"
+    dsn.write_bytes(DSN)
+    plain = tmp_path / "hello.eml"
+    plain.write_bytes(b"From: a@example.org\nSubject: hi\n\nhello\n")
+    code, out = run([str(dsn), str(plain)])
+    assert code == 0
+    assert "nobody@example.net" in out and "userunknown" in out
+    assert "not a bounce" in out
+
+
+def test_stdin_mbox(tmp_path: Path) -> None:
+    box = b"".join(
+        b"From MAILER-DAEMON Sat Nov 28 16:00:00 2026\n" + DSN.replace(b"\r\n", b"\n") + b"\n"
+        for _ in range(3)
+    )
+    code, out = run(["--json", "-"], stdin=box)
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["file"] for r in records] == ["-:1", "-:2", "-:3"]
+    assert all(r["results"][0]["reason"] == "userunknown" for r in records)
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    code, out = run([str(tmp_path / "missing.eml")])
+    assert code == 2
+    assert "no such file or directory" in out
+    assert "Traceback" not in out
+
+
+def test_both_formats_is_a_usage_error(tmp_path: Path) -> None:
+    code, out = run(["--json", "--csv", str(tmp_path)])
+    assert code == 2 and "--json" in out
+
+
+def test_jobs_give_the_same_records_in_the_same_order() -> None:
+    """Several worker processes (real subprocess: forking inside CliRunner is fragile)."""
+    paths = [str(p) for p in SAMPLE]
+    outputs = []
+    for jobs in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "smtpdiag", "bounce", "--json", "--no-progress", "--jobs", jobs, *paths],
+            capture_output=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+        outputs.append(proc.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == len(paths)
