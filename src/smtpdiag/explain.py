@@ -18,6 +18,7 @@ import re
 import sys
 import types
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final, Literal
 
 from smtpdiag.classify import Classification, classify
@@ -464,6 +465,7 @@ def _make_entry_text(entry: CodeEntry, lang: Lang) -> EntryText:
     )
 
 
+@cache
 def _safe_lookup(code: int | None) -> CodeEntry | None:
     if code is None:
         return None

@@ -119,16 +119,23 @@ def vendor_name(vendor: str) -> str:
     return _vendor_names().get(vendor, vendor)
 
 
+_SUFFIX_VENDOR: dict[str, str] = {suffix: vendor for vendor, sfx in HOST_SUFFIXES.items() for suffix in sfx}
+
+
 def vendor_from_host(host: str | None) -> str | None:
     """The vendor whose domain a host name belongs to ("mx.yandex.ru" -> "yandex"), or None."""
     if not host:
         return None
     name = host.strip().strip("[]").rstrip(".").lower()[:255]
-    for vendor, suffixes in HOST_SUFFIXES.items():
-        for suffix in suffixes:
-            if name == suffix or name.endswith("." + suffix):
-                return vendor
-    return None
+    # try the name's own suffixes, longest first: "a.b.mail.ru" -> "b.mail.ru", "mail.ru", "ru"
+    pos = 0
+    while True:
+        vendor = _SUFFIX_VENDOR.get(name[pos:])
+        if vendor is not None:
+            return vendor
+        pos = name.find(".", pos) + 1
+        if pos <= 0:
+            return None
 
 
 def _context(low: str, host: str | None) -> tuple[dict[str, str], str | None]:
