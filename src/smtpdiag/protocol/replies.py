@@ -170,7 +170,16 @@ def bdat_chunk_ok(octets: int) -> Reply:
     return Reply(code=250, lines=(f"Ok: {octets} octets received",), enhanced="2.0.0")
 
 
-@lru_cache(maxsize=512)
+# The fixed replies are module constants that live as long as the process, so their ids are stable.
+_WIRE_BY_ID: dict[int, bytes] = {id(r): r.to_wire() for r in REPLIES.values()}
+
+
 def wire(reply: Reply) -> bytes:
-    """`reply.to_wire()`, cached: the fixed replies are rendered once per process."""
+    """`reply.to_wire()`, pre-rendered for the fixed replies (the hot path renders nothing)."""
+    data = _WIRE_BY_ID.get(id(reply))
+    return data if data is not None else _render(reply)
+
+
+@lru_cache(maxsize=256)
+def _render(reply: Reply) -> bytes:
     return reply.to_wire()

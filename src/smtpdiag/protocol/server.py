@@ -62,6 +62,8 @@ _LABEL = re.compile(
 _ADDRESS_LITERAL = re.compile(r"\[[A-Za-z0-9:.\-]{1,80}\]")
 _HELO_NAME = re.compile(r"[A-Za-z0-9\-._:\[\]\u0080-\U0010ffff]{1,255}")
 _XTEXT = re.compile(r"[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2}")
+_SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}")
+_SIMPLE_DOMAIN = re.compile(r"[A-Za-z0-9.\-]{1,253}")
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _MAX_DIGITS_SIZE = 20
 
@@ -940,12 +942,28 @@ def _valid_address(address: str, *, null_ok: bool, postmaster_ok: bool) -> bool:
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or len(local) > 64 or len(domain) > 253:
         return False
+    if _SIMPLE_LOCAL.fullmatch(local) and _SIMPLE_DOMAIN.fullmatch(domain):  # the common case, fast
+        return (
+            ".." not in local
+            and local[0] != "."
+            and local[-1] != "."
+            and _simple_domain_ok(domain.removesuffix("."))
+        )
     if local.startswith('"'):
         if not _QUOTED_LOCAL.fullmatch(local):
             return False
     elif not all(_ATEXT.fullmatch(atom) for atom in local.split(".")):
         return False
     return _valid_domain(domain)
+
+
+def _simple_domain_ok(domain: str) -> bool:
+    """Label rules for an ASCII letters-digits-hyphen-dot domain (RFC 5321 §4.1.2, RFC 1035)."""
+    if not domain or domain[0] in ".-" or domain[-1] in ".-":
+        return False
+    if ".." in domain or ".-" in domain or "-." in domain:
+        return False
+    return len(domain) <= 63 or all(len(label) <= 63 for label in domain.split("."))
 
 
 def _valid_domain(domain: str) -> bool:

@@ -51,6 +51,9 @@ __all__ = [
 
 
 class State(enum.Enum):
+    # identity hash: states are looked up in tables on every command; Enum's own __hash__ is Python code
+    __hash__ = object.__hash__
+
     NEW = "NEW"  # start() not called yet
     GREETED = "GREETED"  # greeting sent, waiting for EHLO/HELO
     READY = "READY"  # EHLO/HELO done, no transaction
