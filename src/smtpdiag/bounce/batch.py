@@ -58,6 +58,8 @@ def analyze_all(messages: Iterable[InputMessage], jobs: int = 1) -> Iterator[Rec
         for message in messages:
             yield analyze_input(message)
         return
+    import smtpdiag.bounce.pipeline  # noqa: F401  (loaded once here, inherited by forked workers)
+
     # fork keeps start-up cheap and inherits the loaded knowledge base; spawn where fork is absent.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
