@@ -13,9 +13,9 @@ from smtpdiag.classify.codes import STATUS_RE, normalize_status
 
 MAX_FIELD_CHARS: Final = 4096  # characters kept of one field value (a Diagnostic-Code can be long)
 
-ADDR_RE: Final = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,128}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,10}"
-)
+# An e-mail address (Unicode allowed, RFC 6531); one bounded character class per part, no nesting.
+ADDR_PATTERN: Final = r"[\w!#$%&'*+/=?^`{|}~.\-]{1,128}@[\w\-][\w\-.]{0,253}(?<!\.)"
+ADDR_RE: Final = re.compile(ADDR_PATTERN)
 ANGLE_ADDR_RE: Final = re.compile(r"<([^<>@\s]{1,128}@[^<>\s]{1,255})>")
 REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])(?=[\s\-:,)\]'\"]|\.(?!\d)|$)")
 # A reply code followed by an enhanced status code ("550 5.1.1", "550-'5.7.1"): the remote server's words.

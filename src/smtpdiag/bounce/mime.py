@@ -125,8 +125,15 @@ def parse_bytes(data: bytes) -> Message:
     m = MBOX_FROM_RE.match(data)
     if m:
         data = data[m.end() :]
-    msg = email.message_from_bytes(data, policy=compat32)
-    return msg
+    if b"lobal-delivery-status" in data:
+        # RFC 6533 reports carry UTF-8 fields; parsed as message/* the stdlib replaces those bytes.
+        # Read them as a text part instead and decode the bytes ourselves.
+        data = GLOBAL_DSN_RE.sub(GLOBAL_DSN_TEXT_TYPE.encode(), data)
+    return email.message_from_bytes(data, policy=compat32)
+
+
+GLOBAL_DSN_RE: Final = re.compile(rb"(?i)message/global-delivery-status")
+GLOBAL_DSN_TEXT_TYPE: Final = "text/x-global-delivery-status"
 
 
 @dataclass(slots=True)
@@ -180,7 +187,7 @@ def walk_parts(msg: Message) -> Parts:
         seen += 1
         ctype = part.get_content_type()
         out.content_types.append(ctype)
-        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        if ctype in ("message/delivery-status", "message/global-delivery-status", GLOBAL_DSN_TEXT_TYPE):
             out.status_blocks.append(_status_text(part))
             continue
         if ctype in ("message/rfc822", "message/global", "message/partial"):
@@ -265,7 +272,21 @@ def _status_text(part: Message) -> str:
         blocks = []
         for block in payload:
             if isinstance(block, Message):
-                blocks.append("\n".join(f"{k}: {decode_header(v)}" for k, v in block.items()))
-        return "\n\n".join(blocks)
-    text = part_text(part)
-    return text
+                blocks.append("\n".join(f"{k}: {_unescape(decode_header(v))}" for k, v in block.items()))
+                rest = block.get_payload()
+                if isinstance(rest, str) and rest.strip():
+                    # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
+                    blocks.append(_unescape(rest).replace("\r\n", "\n"))
+        return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
+    return part_text(part)
+
+
+SURROGATE_RE: Final = re.compile("[\udc80-\udcff]")
+
+
+def _unescape(text: str) -> str:
+    """Undo the parser's surrogate escapes of 8-bit bytes (UTF-8 in RFC 6533 reports, Latin-1 elsewhere)."""
+    if not SURROGATE_RE.search(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    return decode_bytes(raw, "utf-8")

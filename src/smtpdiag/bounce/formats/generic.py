@@ -14,6 +14,7 @@ import re
 from typing import Final
 
 from smtpdiag.bounce.fields import (
+    ADDR_PATTERN,
     ADDR_RE,
     clean_diagnostic,
     find_command,
@@ -60,19 +61,19 @@ LEADING_ADDR_RE: Final = re.compile(
     r"unknown recipient:\s{0,4}|user:\s{0,4}|for\s{1,4}|delivery to\s{1,4}|"
     r"your message to\s{1,4}|message to\s{1,4})?"
     r"[<\"(\[]{0,2}(?:rfc822;\s{0,4})?"
-    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,128}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,10})",
+    r"(" + ADDR_PATTERN + ")",
     re.IGNORECASE,
 )
 # An address inside a sentence that names it as the one that failed.
 INLINE_ADDR_RE: Final = re.compile(
     r"(?:\b(?:to|for|recipient|user|address|mailbox|addressee|destinataire|rcpt)\b[^<>@\n]{0,12}[:\s]\s{0,4}"
     r"<?|<)"
-    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,128}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,10})",
+    r"(" + ADDR_PATTERN + ")",
     re.IGNORECASE,
 )
 # "Delivery failed: user@host", "User mailbox exceeds allowed size: user@host": the line's last word.
 TRAILING_ADDR_RE: Final = re.compile(
-    r"[:\s]\s{0,4}[<\[(]?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,128}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,10})"
+    r"[:\s]\s{0,4}[<\[(]?(" + ADDR_PATTERN + ")"
     r"[>\])]?[.,;]?\s{0,8}$"
 )
 SENDER_HINT_RE: Final = re.compile(

@@ -1,0 +1,288 @@
+"""Each bounce format module on small synthetic messages, plus robustness of the whole pipeline."""
+
+from __future__ import annotations
+
+import email
+import json
+import time
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smtpdiag.bounce import analyze, analyze_report
+
+CORPUS = Path(__file__).parent / "data" / "bounces" / "emails"
+
+
+def _dsn(per_recipient: str, human: str = "Delivery failed.", report_type: str = "delivery-status") -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example.org\r\n"
+        "To: sender@example.com\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "MIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/report; report-type={report_type}; boundary="BB"\r\n\r\n'
+        "--BB\r\nContent-Type: text/plain\r\n\r\n"
+        f"{human}\r\n"
+        f"--BB\r\nContent-Type: message/{report_type}\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"{per_recipient}\r\n"
+        "--BB\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        "From: sender@example.com\r\nTo: someone@example.net\r\nSubject: Hello\r\n"
+        "Message-ID: <orig-1@example.com>\r\n\r\n"
+        "--BB--\r\n"
+    ).encode()
+
+
+def test_rfc3464_dsn() -> None:
+    raw = _dsn(
+        "Final-Recipient: rfc822; someone@example.net\r\n"
+        "Original-Recipient: rfc822; Someone@Example.NET\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.example.net\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <someone@example.net>: Recipient address rejected: User unknown\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.status, r.replycode, r.hardbounce) == (
+        "someone@example.net",
+        "userunknown",
+        "5.1.1",
+        "550",
+        True,
+    )
+    assert r.format == "rfc3464"
+    assert r.action == "failed"
+    assert r.command == "RCPT"
+    assert r.original_message_id == "<orig-1@example.com>"
+    assert r.original_subject == "Hello"
+    assert r.remote_mta == "mx.example.net"
+
+
+def test_rfc3464_several_recipients_and_a_delay() -> None:
+    raw = _dsn(
+        "Final-Recipient: rfc822; a@example.net\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+        "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full\r\n\r\n"
+        "Final-Recipient: rfc822; b@example.net\r\nAction: delayed\r\nStatus: 4.4.7\r\n"
+    )
+    a, b = analyze(raw)
+    assert (a.recipient, a.reason, a.hardbounce) == ("a@example.net", "mailboxfull", False)
+    assert (b.recipient, b.reason, b.status) == ("b@example.net", "expired", "4.4.7")
+
+
+def test_rfc6533_global_delivery_status() -> None:
+    raw = _dsn(
+        "Final-Recipient: utf-8; пользователь@пример.рф\r\nAction: failed\r\nStatus: 5.1.1\r\n",
+        report_type="global-delivery-status",
+    )
+    [r] = analyze(raw)
+    assert r.reason == "userunknown"
+
+
+def test_arf_feedback_report() -> None:
+    raw = (
+        "From: fbl@isp.example\r\nTo: abuse@sender.example\r\nSubject: FW: spam\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="AA"\r\n\r\n'
+        "--AA\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+        "--AA\r\nContent-Type: message/feedback-report\r\n\r\n"
+        "Feedback-Type: abuse\r\nUser-Agent: test/1.0\r\nVersion: 1\r\n"
+        "Original-Rcpt-To: <victim@isp.example>\r\n\r\n"
+        "--AA\r\nContent-Type: message/rfc822\r\n\r\nFrom: news@sender.example\r\nTo: victim@isp.example\r\n"
+        "Subject: Deals\r\n\r\nbody\r\n--AA--\r\n"
+    ).encode()
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.feedbacktype, r.hardbounce) == (
+        "victim@isp.example",
+        "feedback",
+        "abuse",
+        False,
+    )
+
+
+def test_rfc3834_vacation_reply() -> None:
+    raw = (
+        b"From: Alice <alice@example.org>\r\nTo: bob@example.com\r\nSubject: Out of Office: meeting\r\n"
+        b"Auto-Submitted: auto-replied\r\n\r\nI am on vacation until Monday.\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason) == ("alice@example.org", "vacation")
+
+
+def test_plain_text_postfix_style() -> None:
+    raw = (
+        b"From: MAILER-DAEMON (Mail Delivery System)\r\nTo: sender@example.com\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\n\r\n"
+        b"I'm sorry to have to inform you that your message could not\r\nbe delivered.\r\n\r\n"
+        b"<bob@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1 <bob@example.net>:\r\n"
+        b"    Recipient address rejected: User unknown in local recipient table (in reply to\r\n"
+        b"    RCPT TO command)\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.status, r.replycode, r.command) == (
+        "bob@example.net",
+        "userunknown",
+        "5.1.1",
+        "550",
+        "RCPT",
+    )
+    assert r.format == "generic"
+
+
+def test_plain_text_qmail_style_two_recipients() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.org\r\nTo: sender@example.com\r\nSubject: failure notice\r\n\r\n"
+        b"Hi. This is the qmail-send program at mx.example.org.\r\n"
+        b"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n"
+        b"<a@example.net>:\r\n192.0.2.1 does not like recipient.\r\n"
+        b"Remote host said: 552 5.2.2 <a@example.net>... Mailbox over quota\r\nGiving up on 192.0.2.1.\r\n\r\n"
+        b"<b@example.net>:\r\nSorry, I couldn't find any host named example.net. (#5.1.2)\r\n\r\n"
+        b"--- Below this line is a copy of the message.\r\n\r\nTo: a@example.net, b@example.net\r\n"
+    )
+    a, b = analyze(raw)
+    assert (a.recipient, a.reason, a.status) == ("a@example.net", "mailboxfull", "5.2.2")
+    assert (b.recipient, b.reason, b.status, b.hardbounce) == ("b@example.net", "hostunknown", "5.1.2", True)
+
+
+def test_plain_text_exim_style_sender_rejected_at_mail_from() -> None:
+    raw = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example.org>\r\nTo: sender@example.com\r\n"
+        b"Subject: Mail delivery failed: returning message to sender\r\n\r\n"
+        b"A message that you sent could not be delivered to one or more of its\r\n"
+        b"recipients. This is a permanent error. The following address(es) failed:\r\n\r\n"
+        b"  carol@example.net\r\n"
+        b"    SMTP error from remote mail server after MAIL FROM:<sender@example.com>:\r\n"
+        b"    host mx.example.net [192.0.2.2]: 553 5.1.8 Sender address domain does not exist\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.command, r.hardbounce) == (
+        "carol@example.net",
+        "rejected",
+        "MAIL",
+        False,
+    )
+
+
+def test_amazon_ses_json_notification() -> None:
+    event = {
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": "x@example.net",
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+            "reportingMTA": "dsn; a1.smtp-out.amazonses.com",
+        },
+    }
+    envelope = {"Type": "Notification", "Message": json.dumps(event)}
+    raw = (
+        b"From: no-reply@sns.amazonaws.com\r\nSubject: AWS Notification Message\r\n\r\n"
+        + json.dumps(envelope).encode()
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.status, r.replycode, r.format) == (
+        "x@example.net",
+        "userunknown",
+        "5.1.1",
+        "550",
+        "amazonses",
+    )
+
+
+def test_google_groups_refusal() -> None:
+    raw = (
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: poster@example.com\r\n"
+        b"Subject: Delivery Status Notification (Failure)\r\nX-Failed-Recipients: team@googlegroups.com\r\n\r\n"
+        b"Hello poster@example.com,\r\n\r\nThe group you tried to contact (team) may not exist, or you may not"
+        b" have permission to post messages to the group.\r\n\r\nhttps://groups.google.com/support/\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.format) == ("team@googlegroups.com", "rejected", "googlegroups")
+
+
+def test_charsets_are_decoded() -> None:
+    body = "<bob@example.jp>: host mx said: 550 5.1.1 ユーザーが存在しません (in reply to RCPT TO command)"
+    for charset in ("iso-2022-jp", "shift_jis", "utf-8"):
+        raw = (
+            "From: MAILER-DAEMON@mx.example.org\r\nTo: s@example.com\r\nSubject: Undelivered Mail\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\n\r\n"
+        ).encode() + body.encode(charset)
+        [r] = analyze(raw)
+        assert r.reason == "userunknown"
+        assert "ユーザー" in r.diagnostic
+
+
+def test_mbox_from_line_and_lf_line_endings() -> None:
+    raw = (
+        b"From MAILER-DAEMON Thu Apr 29 23:34:45 2010\n"
+        b"From: MAILER-DAEMON@mx.example.org\nTo: s@example.com\nSubject: Returned mail\n\n"
+        b"<bob@example.net>: host mx said: 552 5.2.2 Mailbox full (in reply to RCPT TO command)\n"
+    )
+    [r] = analyze(raw)
+    assert r.reason == "mailboxfull"
+
+
+def test_accepts_a_parsed_message() -> None:
+    raw = (CORPUS / "lhost-postfix-04.eml").read_bytes()
+    assert analyze(email.message_from_bytes(raw)) == analyze(raw)
+
+
+def test_not_a_bounce_gives_nothing() -> None:
+    raw = b"From: friend@example.org\r\nTo: me@example.com\r\nSubject: lunch?\r\n\r\nTomorrow at noon?\r\n"
+    assert analyze(raw) == []
+
+
+def test_bad_input_never_raises() -> None:
+    assert analyze(b"") == []
+    assert analyze(b"\x00\xff" * 1000) == []
+    assert analyze("not bytes") == []  # type: ignore[arg-type]
+    rep = analyze_report("not bytes")  # type: ignore[arg-type]
+    assert rep.error
+
+
+def test_adversarial_long_lines_are_fast() -> None:
+    hostile_lines = [
+        b"a@" * 500_000,
+        b"<" * 1_000_000,
+        b" " * 1_000_000 + b"x",
+        b"550-" * 250_000,
+        (b"user@example.com " * 60_000),
+        b"Final-Recipient: " + b"x" * 1_000_000,
+    ]
+    for line in hostile_lines:
+        raw = b"From: MAILER-DAEMON@x.example\r\nSubject: Undelivered Mail\r\n\r\n" + line + b"\r\n"
+        t0 = time.perf_counter()
+        analyze(raw)
+        assert time.perf_counter() - t0 < 5.0, line[:20]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    assert isinstance(analyze(b"From: MAILER-DAEMON@x\r\nSubject: failure notice\r\n\r\n" + data), list)
+    assert isinstance(analyze(data), list)
+
+
+def _corpus_samples() -> list[bytes]:
+    return [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))[::23]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_mutated_corpus_emails_never_raise(data: st.DataObject) -> None:
+    samples = _corpus_samples()
+    raw = bytearray(data.draw(st.sampled_from(samples)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=20))):
+        pos = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+        op = data.draw(st.sampled_from(["flip", "cut", "dup"]))
+        if op == "flip":
+            raw[pos] = data.draw(st.integers(min_value=0, max_value=255))
+        elif op == "cut":
+            del raw[pos : pos + data.draw(st.integers(min_value=1, max_value=200))]
+        else:
+            raw[pos:pos] = raw[pos : pos + 100]
+        if not raw:
+            break
+    assert isinstance(analyze(bytes(raw)), list)
