@@ -699,7 +699,9 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         summary = _t(lang, "summary-code", codes=codes, title=headline)
     summary += f" {_permanence_word(lang, permanent, item.reply_code)}. {advice}".rstrip()
     what_to_do = ""
-    if entries and not positive:
+    if aup and rentry is not None:
+        what_to_do = rentry.text(lang).sender_action  # the code entries describe the misleading words
+    elif entries and not positive:
         what_to_do = entries[0].sender_action
     if rentry is not None and not positive and (not what_to_do or reason_title not in ("", reason)):
         what_to_do = what_to_do or rentry.text(lang).sender_action
