@@ -79,15 +79,15 @@ def test_rfc6533_global_delivery_status() -> None:
 
 def test_arf_feedback_report() -> None:
     raw = (
-        "From: fbl@isp.example\r\nTo: abuse@sender.example\r\nSubject: FW: spam\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=feedback-report; boundary="AA"\r\n\r\n'
-        "--AA\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
-        "--AA\r\nContent-Type: message/feedback-report\r\n\r\n"
-        "Feedback-Type: abuse\r\nUser-Agent: test/1.0\r\nVersion: 1\r\n"
-        "Original-Rcpt-To: <victim@isp.example>\r\n\r\n"
-        "--AA\r\nContent-Type: message/rfc822\r\n\r\nFrom: news@sender.example\r\nTo: victim@isp.example\r\n"
-        "Subject: Deals\r\n\r\nbody\r\n--AA--\r\n"
-    ).encode()
+        b"From: fbl@isp.example\r\nTo: abuse@sender.example\r\nSubject: FW: spam\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=feedback-report; boundary="AA"\r\n\r\n'
+        b"--AA\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+        b"--AA\r\nContent-Type: message/feedback-report\r\n\r\n"
+        b"Feedback-Type: abuse\r\nUser-Agent: test/1.0\r\nVersion: 1\r\n"
+        b"Original-Rcpt-To: <victim@isp.example>\r\n\r\n"
+        b"--AA\r\nContent-Type: message/rfc822\r\n\r\nFrom: news@sender.example\r\nTo: victim@isp.example\r\n"
+        b"Subject: Deals\r\n\r\nbody\r\n--AA--\r\n"
+    )
     [r] = analyze(raw)
     assert (r.recipient, r.reason, r.feedbacktype, r.hardbounce) == (
         "victim@isp.example",
@@ -130,9 +130,10 @@ def test_plain_text_qmail_style_two_recipients() -> None:
     raw = (
         b"From: MAILER-DAEMON@mx.example.org\r\nTo: sender@example.com\r\nSubject: failure notice\r\n\r\n"
         b"Hi. This is the qmail-send program at mx.example.org.\r\n"
-        b"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n"
+        b"I'm afraid I wasn't able to deliver your message to the following\r\naddresses.\r\n\r\n"
         b"<a@example.net>:\r\n192.0.2.1 does not like recipient.\r\n"
-        b"Remote host said: 552 5.2.2 <a@example.net>... Mailbox over quota\r\nGiving up on 192.0.2.1.\r\n\r\n"
+        b"Remote host said: 552 5.2.2 <a@example.net>... Mailbox over quota\r\n"
+        b"Giving up on 192.0.2.1.\r\n\r\n"
         b"<b@example.net>:\r\nSorry, I couldn't find any host named example.net. (#5.1.2)\r\n\r\n"
         b"--- Below this line is a copy of the message.\r\n\r\nTo: a@example.net, b@example.net\r\n"
     )
@@ -193,9 +194,11 @@ def test_amazon_ses_json_notification() -> None:
 
 def test_google_groups_refusal() -> None:
     raw = (
-        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: poster@example.com\r\n"
-        b"Subject: Delivery Status Notification (Failure)\r\nX-Failed-Recipients: team@googlegroups.com\r\n\r\n"
-        b"Hello poster@example.com,\r\n\r\nThe group you tried to contact (team) may not exist, or you may not"
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+        b"To: poster@example.com\r\nSubject: Delivery Status Notification (Failure)\r\n"
+        b"X-Failed-Recipients: team@googlegroups.com\r\n\r\n"
+        b"Hello poster@example.com,\r\n"
+        b"\r\nThe group you tried to contact (team) may not exist, or you may not"
         b" have permission to post messages to the group.\r\n\r\nhttps://groups.google.com/support/\r\n"
     )
     [r] = analyze(raw)
