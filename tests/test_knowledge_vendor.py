@@ -1,4 +1,4 @@
-"""vendor_codes.toml against reference/vendor_codes.csv: every row present, in order, complete in EN and RU."""
+"""vendor_codes.toml vs reference/vendor_codes.csv: every row present, in order, complete in EN and RU."""
 
 from __future__ import annotations
 
