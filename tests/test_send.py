@@ -147,7 +147,12 @@ async def test_generated_message_when_none_given() -> None:
 async def test_starttls_required(tmp_path: Path) -> None:
     async with ScriptedSMTP() as s:
         result = await send_async(
-            MSG, sender="a@x.test", recipients=["b@y.test"], server=s.address, starttls=True, timeouts=FAST
+            MSG,
+            sender="a@x.test",
+            recipients=["b@y.test"],
+            server=s.address,
+            starttls="require",
+            timeouts=FAST,
         )
     assert (result.recipients[0].status, result.recipients[0].step) == ("transient", "STARTTLS")
     certs = make_certs(tmp_path)
@@ -157,7 +162,7 @@ async def test_starttls_required(tmp_path: Path) -> None:
             sender="a@x.test",
             recipients=["b@y.test"],
             server=f"localhost:{s.port}",
-            starttls=True,
+            starttls="require",
             tls_verify=True,
             cafile=str(certs.ca),
             timeouts=FAST,

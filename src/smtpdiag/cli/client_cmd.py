@@ -368,7 +368,12 @@ def _open_queue(kwargs: dict[str, Any]) -> Any:
     "--server", metavar="HOST[:PORT]", help="Send through this server instead of the recipients' MX."
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True, help="Default port.")
-@click.option("--starttls", is_flag=True, help="Require STARTTLS (a server without it is a failure).")
+@click.option(
+    "--starttls/--no-starttls",
+    "starttls",
+    default=None,
+    help="Require STARTTLS / never use it (default: use it when offered).",
+)
 @click.option("--tls", "implicit_tls", is_flag=True, help="Implicit TLS from the first byte (port 465).")
 @click.option(
     "--tls-verify", is_flag=True, help="Validate the server certificate and name (else only encrypt)."
@@ -401,8 +406,8 @@ def send(message_file: str | None, **kwargs: Any) -> None:
     )
 
     timeouts = _timeouts(kwargs)
-    if kwargs["starttls"] and kwargs["implicit_tls"]:
-        raise _usage("--starttls and --tls exclude each other")
+    if kwargs["starttls"] is not None and kwargs["implicit_tls"]:
+        raise _usage("--starttls/--no-starttls and --tls exclude each other")
     if kwargs["server"]:
         try:
             parse_target(kwargs["server"], default_port=kwargs["port"], use_mx=False)
@@ -487,7 +492,7 @@ def _send_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {
         "server": kwargs["server"],
         "port": kwargs["port"],
-        "starttls": kwargs["starttls"],
+        "starttls": {True: "require", False: "never", None: "auto"}[kwargs["starttls"]],
         "implicit_tls": kwargs["implicit_tls"],
         "tls_verify": kwargs["tls_verify"],
         "cafile": kwargs["cafile"],

@@ -38,6 +38,7 @@ from smtpdiag.client.session import (
 from smtpdiag.reply import Reply
 
 RecipientStatus = Literal["accepted", "transient", "permanent"]
+StartTLSMode = Literal["auto", "require", "never"]
 
 MAX_MESSAGE_OCTETS = 64 * 1024 * 1024  # refuse to read/send messages larger than this
 MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1, excluding CRLF
@@ -273,7 +274,7 @@ def _mail_params(session: SMTPSession, sender: str, recipients: Sequence[str], m
 @dataclass(frozen=True, slots=True)
 class _Options:
     helo: str
-    starttls: bool
+    starttls: StartTLSMode
     implicit_tls: bool
     tls_verify: bool
     cafile: str | None
@@ -305,11 +306,7 @@ async def _deliver(
 
     try:
         hosts = await mail_hosts(target, resolver, session)
-        tls_context = (
-            (verifying_context(opts.cafile) if opts.tls_verify else unverified_context())
-            if (opts.implicit_tls or opts.starttls)
-            else None
-        )
+        tls_context = verifying_context(opts.cafile) if opts.tls_verify else unverified_context()
         mx, banner = await connect_first(
             session,
             hosts,
@@ -324,8 +321,18 @@ async def _deliver(
         reply = await session.hello(opts.helo)
         if not reply.is_positive:
             return all_from("EHLO", reply)
-        if opts.starttls and not opts.implicit_tls:
-            if "STARTTLS" not in session.extensions:
+        if opts.starttls != "never" and not opts.implicit_tls:
+            if "STARTTLS" in session.extensions:
+                reply = await session.starttls(tls_context, server_hostname=mx.host)
+                if reply.code == 220:
+                    reply = await session.hello(opts.helo)
+                    if not reply.is_positive:
+                        return all_from("EHLO", reply)
+                elif opts.starttls == "require":
+                    return all_from("STARTTLS", reply)
+                else:
+                    session.note("STARTTLS", "STARTTLS refused; continuing without TLS")
+            elif opts.starttls == "require":
                 detail = "the server does not offer STARTTLS, and TLS was required (--starttls)"
                 session.error("STARTTLS", detail)
                 return rest(
@@ -333,13 +340,6 @@ async def _deliver(
                         r, "transient", "STARTTLS", detail=detail, server=server, enhanced_status="4.7.4"
                     )
                 )
-            assert tls_context is not None
-            reply = await session.starttls(tls_context, server_hostname=mx.host)
-            if reply.code != 220:
-                return all_from("STARTTLS", reply)
-            reply = await session.hello(opts.helo)
-            if not reply.is_positive:
-                return all_from("EHLO", reply)
         if opts.auth_user is not None:
             if session.tls is None and not opts.allow_insecure_auth:
                 detail = "refusing to send a password over an unencrypted connection"
@@ -390,7 +390,7 @@ async def send_async(
     recipients: Sequence[str],
     server: str | None = None,
     port: int = 25,
-    starttls: bool = False,
+    starttls: StartTLSMode = "auto",
     implicit_tls: bool = False,
     tls_verify: bool = False,
     cafile: str | None = None,
@@ -405,6 +405,10 @@ async def send_async(
     on_final: Callable[[list[RecipientResult]], None] | None = None,
 ) -> SendResult:
     """Send `message` (None: a generated test message) from `sender` to `recipients`.
+
+    `starttls`: "auto" uses STARTTLS when offered (opportunistic, RFC 3207), "require" makes a server
+    without it a (temporary) failure, "never" skips it. The certificate is validated only with
+    `tls_verify` (against `cafile` or the system CAs); otherwise TLS only encrypts.
 
     Raises AddressError / MessageError for bad input (nothing is sent then); network and SMTP
     failures are never raised: they are in the per-recipient results. `on_final` is called with the
