@@ -95,10 +95,11 @@ def test_retry_values(entries: tuple[CodeEntry, ...]) -> None:
     assert {e.retry for e in entries} <= VENDOR_RETRIES
 
 
-def test_references_include_the_source(entries: tuple[CodeEntry, ...]) -> None:
+def test_references_present_and_unique(entries: tuple[CodeEntry, ...]) -> None:
     for i, e in enumerate(entries):
         assert e.references, f"entry {i} has no references"
         assert all(isinstance(r, str) and r.strip() for r in e.references), f"entry {i}"
+        assert len(set(e.references)) == len(e.references), f"entry {i} repeats a reference"
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
