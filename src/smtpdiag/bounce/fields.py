@@ -17,7 +17,7 @@ MAX_FIELD_CHARS: Final = 4096  # characters kept of one field value (a Diagnosti
 ADDR_PATTERN: Final = r"[\w!#$%&'*+/=?^`{|}~.\-]{1,128}@[\w\-][\w\-.]{0,253}(?<!\.)"
 ADDR_RE: Final = re.compile(ADDR_PATTERN)
 ANGLE_ADDR_RE: Final = re.compile(r"<([^<>@\s]{1,128}@[^<>\s]{1,255})>")
-REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])(?=[\s\-:,)\]'\"]|\.(?!\d)|$)")
+REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([45][0-5][0-9])(?=[\s\-:,)\]'\"]|\.(?!\d)|$)")
 # A reply code followed by an enhanced status code ("550 5.1.1", "550-'5.7.1"): the remote server's words.
 CODE_AND_STATUS_RE: Final = re.compile(
     r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])[\s\-'\"]{1,3}#?([245]\.\d{1,3}\.\d{1,3})(?![\d.]?\d)"

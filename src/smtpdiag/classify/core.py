@@ -168,7 +168,7 @@ ALWAYS_WINS: Final[frozenset[str]] = frozenset({"mailboxfull", "suspend"})
 
 
 def _weigh(
-    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
+    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool, has_reply: bool
 ) -> tuple[str, str, str | None, dict[str, str]]:
     """(reason, evidence, conflict_key, conflict_args) from the text and the status code."""
     strong = phrases.match_reason(low) if low else None
@@ -198,7 +198,9 @@ def _weigh(
         reason, why = "rejected", (why + "; " if why else "") + "refused at MAIL FROM: the sender"
     elif cmd in ("CONN", "HELO", "EHLO") and reason in ("rejected", ""):
         reason, why = "blocked", (why + "; " if why else "") + f"refused at {cmd}: the sending host"
-    after_rcpt = code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd)
+    # In a bounce, a remote server's "user unknown" whose command is unknown is taken as said after
+    # DATA; a mail system's own verdict (no reply code) is not.
+    after_rcpt = code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd and has_reply)
     if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT" and after_rcpt:
         # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
         reason, why = "filtered", why + "; not refused at RCPT"
@@ -257,7 +259,9 @@ def classify(
             reason = "mailererror"  # a local delivery program failed
             evidence.append(f"diagnostic type {diagnostic_type}")
     if not reason:
-        reason, why, conflict_key, conflict_args = _weigh(low, st, code_reason, cls, cmd, in_bounce)
+        reason, why, conflict_key, conflict_args = _weigh(
+            low, st, code_reason, cls, cmd, in_bounce, bool(reply_code)
+        )
         if why:
             evidence.append(why)
 

@@ -42,6 +42,8 @@ def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
 MAILBOXFULL = ReasonPhrases(
     "mailboxfull",
     (
+        "exceeds allowed size",
+        "mailbox exceeds",
         "mailbox full",
         "mailbox is full",
         "mailbox has exceeded",
@@ -234,6 +236,9 @@ NORELAYING = ReasonPhrases(
 USERUNKNOWN = ReasonPhrases(
     "userunknown",
     (
+        "invalid final delivery userid",
+        "address couldn't be found",
+        "address could not be found",
         "recipient name is not recognized",
         "recipient not recognized",
         "recipient address rejected.",
@@ -439,7 +444,7 @@ HOSTUNKNOWN = ReasonPhrases(
         "host name lookup failure",
         "the domain name is invalid",
     ),
-    _rx(r"553 \S{1,128} does not exist"),
+    _rx(r"553 \S{1,128} does not exist", r"\bhost \S{1,255} not found"),
 )
 
 SPAMDETECTED = ReasonPhrases(
@@ -899,6 +904,11 @@ NETWORKERROR = ReasonPhrases(
 EXPIRED = ReasonPhrases(
     "expired",
     (
+        "not delivered within",
+        "could not deliver for the last",
+        "giving up.",
+        "retry period",
+        "delivery attempts expired",
         "connection timed out",
         "envelope expired",
         "retried for",
@@ -928,6 +938,7 @@ EXPIRED = ReasonPhrases(
         "server did not respond",
         "not yet been delivered",
     ),
+    _rx(r"failed \d{1,4} attempts", r"after \d{1,4} (?:attempts|retries|hours|days)"),
 )
 
 NOTACCEPT = ReasonPhrases(
@@ -956,6 +967,7 @@ NOTACCEPT = ReasonPhrases(
 MAILERERROR = ReasonPhrases(
     "mailererror",
     (
+        "pipe to |",
         "x-unix",
         "mailer error",
         "command failed",
@@ -971,6 +983,7 @@ MAILERERROR = ReasonPhrases(
 SYNTAXERROR = ReasonPhrases(
     "syntaxerror",
     (
+        "malformed address",
         "syntax error",
         "command unrecognized",
         "command not recognized",

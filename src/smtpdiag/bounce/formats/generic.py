@@ -144,6 +144,10 @@ def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
         if _skip(addr, excluded) or SENDER_HINT_RE.search(line[: mi.start(1)]):
             continue
         return addr, False
+    if line.lstrip().lower().startswith("pipe to |"):
+        mp = ADDR_RE.search(line)
+        if mp:
+            return mp.group(0).lower(), False
     mt = TRAILING_ADDR_RE.search(line)
     if mt and ":" in line[: mt.start(1)]:
         addr = mt.group(1).lower().strip(".")
@@ -170,6 +174,8 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
     cur_lines = 0
     orphans: list[str] = []
     pending: list[str] = []  # the lines of the paragraph before an address (some layouts put the error first)
+    before: dict[str, str] = {}
+    prev = ""
     for line in lines:
         stripped = line.strip()
         if not stripped:
@@ -183,6 +189,15 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
                 cur = None
             continue
         hit = _addr_in_line(line, excluded)
+        if (
+            hit
+            and hit[1]
+            and SENDER_HINT_RE.search(prev)
+            and not line[: line.find("@")].strip(" <\t").count(" ")
+        ):
+            hit = None  # "A message sent by / <sender@x>": the address alone under a sender phrase
+        if stripped:
+            prev = stripped
         if hit:
             addr, leading = hit
             if addr not in found:
@@ -195,13 +210,16 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if leading:
                 m = LEADING_ADDR_RE.match(line)
                 rest = line[m.end(1) :].strip(" >:;,.)]\"'\t") if m else ""
+                if rest:
+                    found[addr].append(rest)
+                    cur_lines += 1
+                elif pending and addr not in before:
+                    before[addr] = " ".join(pending)
             else:
-                rest = stripped
-            if rest:
-                found[addr].append(rest)
-                cur_lines += 1
-            elif not found[addr] and pending:
-                found[addr].append(" ".join(p for p in pending[-MAX_DIAG_LINES:] if p))
+                found[addr].append(stripped)
+                # "There was an error delivering your mail to <x>.": the reason follows in the next paragraph.
+                after = stripped[stripped.lower().rfind(addr) + len(addr) :].strip(" >:;,.)]\"'\t")
+                cur_lines += 1 if after else 0
             pending = []
             continue
         if cur is not None and cur_lines < MAX_DIAG_LINES:
@@ -211,13 +229,11 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if ERROR_LINE_RE.match(line) and len(orphans) < MAX_DIAG_LINES:
                 orphans.append(stripped)
             if cur is None:
-                if pending and pending[-1] == "":
-                    pending = []
-                if len(pending) < MAX_DIAG_LINES:
-                    pending.append(stripped)
+                pending.append(stripped)
+                del pending[:-MAX_DIAG_LINES]
     out = []
     for a in order:
-        diag = " ".join(found[a])
+        diag = " ".join(found[a]) or before.get(a, "")
         if orphans and (len(order) == 1 or not find_reply_code(diag)):
             own = [o for o in orphans if a in o.lower()] if len(order) > 1 else orphans
             if own:

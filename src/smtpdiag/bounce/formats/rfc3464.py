@@ -49,6 +49,9 @@ def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
         f.remote_mta = typed_value(b.get("remote-mta", ""))[1]
         f.reporting_mta = reporting or typed_value(b.get("reporting-mta", ""))[1]
         f.date = b.get("last-attempt-date", "") or arrival
+        if final.lstrip().startswith("|") or actual.lstrip().startswith("|"):
+            # Delivery to a program (a .forward or alias pipe) failed: the local mailer's error.
+            f.reason = f.reason or "mailererror"
         if f.recipient:
             out.append(f)
     return out
