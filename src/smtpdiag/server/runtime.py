@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from smtpdiag.protocol import replies as R
 from smtpdiag.protocol.events import (
@@ -125,8 +125,7 @@ class SmtpSession(asyncio.Protocol):
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         server = self.server
         peer = transport.get_extra_info("peername")
         self.peer_ip = str(peer[0]) if peer else ""
@@ -714,8 +713,9 @@ class SmtpServer:
 class ServerThread:
     """A server running in a background thread with its own event loop (for tests and sync code)."""
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, *, use_uvloop: bool = False, **kwargs: Any) -> None:
         self.server = SmtpServer(settings, **kwargs)
+        self.use_uvloop = use_uvloop
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -731,7 +731,13 @@ class ServerThread:
         return self.server
 
     def _main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop: asyncio.AbstractEventLoop
+        if self.use_uvloop:
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
         self._loop = loop
         try:
             loop.run_until_complete(self.server.start())
