@@ -94,6 +94,7 @@ SPECIFIC_STATUSES: Final[frozenset[str]] = frozenset(
         "X.1.10",
         "X.2.2",
         "X.2.3",
+        "X.4.6",
         "5.3.4",
         "X.7.13",
         "X.7.16",

@@ -189,7 +189,8 @@ def _weigh(
             reason, why = t, f"text {phrase!r}"
     else:
         weak = phrases.match_weak(low) if low else None
-        if weak and (not code_reason or (code_reason in VAGUE_CODE_REASONS and not specific)):
+        vague = code_reason in VAGUE_CODE_REASONS and code_reason != "expired"
+        if weak and (not code_reason or (vague and not specific)):
             reason, why = weak[0], f"text {weak[1]!r}"
         elif code_reason:
             reason, why = code_reason, f"status {st}"
@@ -296,7 +297,7 @@ def classify(
         conflict_key = conflict_key or "temporary-code-permanent-reason"
         conflict_args.setdefault("reason", reason)
 
-    hard = reason in HARD_REASONS or (reason == "notaccept" and cls == "5")
+    hard = reason in HARD_REASONS or (reason == "notaccept" and cls != "4")
     retry = RETRY_BY_REASON.get(reason)
     if retry is None:
         retry = "later" if permanent is False else ("after-fix" if permanent else "n/a")

@@ -870,6 +870,8 @@ SYSTEMFULL = ReasonPhrases(
 NETWORKERROR = ReasonPhrases(
     "networkerror",
     (
+        "establish an smtp connection",
+        "unable to establish a connection",
         "too many hops",
         "hop count exceeded",
         "routing loop",
@@ -1052,11 +1054,9 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     ReasonPhrases(
         "systemerror",
         (
-            "temporary failure",
             "temporarily unavailable",
             "unavailable",
             "an error occurred",
-            "unable to deliver",
             "database",
             "cannot open",
         ),
