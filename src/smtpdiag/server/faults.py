@@ -161,7 +161,7 @@ class FaultRule:
         if code != default[0]:
             default = (code, None, "")
         enhanced = self.enhanced if self.enhanced is not None else default[1] or _default_enhanced(code)
-        text = self.text if self.text is not None else default[2] or _default_text(code)
+        text = self.text if self.text is not None else default[2] or _default_text(code, enhanced)
         return code, enhanced, text
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +194,18 @@ def _default_enhanced(code: int) -> str | None:
     }.get(code, f"{cls}.0.0")
 
 
-def _default_text(code: int) -> str:
+def _default_text(code: int, enhanced: str | None = None) -> str:
+    """The server's own text for this code (and enhanced code) when it has one."""
+    from smtpdiag.protocol.replies import REPLIES
+
+    if code == 421 and enhanced in (None, "4.3.2"):
+        return "Service not available, closing transmission channel"
+    for reply in REPLIES.values():
+        if reply.code == code and reply.enhanced == enhanced:
+            return reply.text
+    for reply in REPLIES.values():
+        if reply.code == code and code >= 400:
+            return reply.text
     return "Fault injected by smtpdiag" if code >= 400 else "OK"
 
 
