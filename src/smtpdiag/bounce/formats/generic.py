@@ -99,16 +99,31 @@ class TextBlock:
         self.command = find_command(self.diagnostic)
 
 
+# Header fields that only a returned original message has: where they start, the bounce's words end.
+ORIGINAL_HEADER_RE: Final = re.compile(r"(?i)^(?:received|return-path|dkim-signature|x-received)\s{0,4}:")
+
+
 def bounce_text(ctx: Context) -> list[str]:
-    """The bounce's own lines: the human text up to the returned original message."""
+    """The bounce's own lines: the human text up to the returned original message.
+
+    A bounce forwarded by a person arrives quoted ("> "): the quoting is removed first.
+    """
+    lines = ctx.lines[:MAX_LINES]
+    quoted = sum(1 for line in lines if line.startswith(">"))
+    if quoted * 3 > len(lines) > 0:
+        lines = [_unquote(line) for line in lines]
     out: list[str] = []
-    for i, line in enumerate(ctx.lines):
-        if i >= MAX_LINES:
-            break
-        if i > 0 and ORIGINAL_MARKERS_RE.match(line):
+    for i, line in enumerate(lines):
+        if i > 0 and (ORIGINAL_MARKERS_RE.match(line) or ORIGINAL_HEADER_RE.match(line)):
             break
         out.append(line)
     return out
+
+
+def _unquote(line: str) -> str:
+    if line.startswith("> "):
+        return line[2:]
+    return line[1:] if line.startswith(">") else line
 
 
 def excluded_addresses(ctx: Context) -> set[str]:

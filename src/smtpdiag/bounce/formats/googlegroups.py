@@ -26,6 +26,13 @@ def parse(ctx: Context) -> list[Facts]:
         return []
     paragraphs = [p for p in ctx.text.split("\n\n") if p.strip()]
     diag = clean_diagnostic(" ".join(paragraphs[1:3]) if len(paragraphs) > 1 else ctx.text[:500])
+    # The refusal to post is Google Groups' own; other failures (no such group) carry the
+    # remote server's reply and are classified like any other.
+    refusal = "googlegroups.com" in ctx.header("X-Failed-Recipients").lower() and (
+        "groups.google.com" in ctx.text_lower or "permission to post" in ctx.text_lower
+    )
+    if not refusal:
+        return []
     return [
         Facts(recipient=r, reason="rejected", action="failed", diagnostic=diag, hardbounce=False)
         for r in recipients
