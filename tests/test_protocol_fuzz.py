@@ -3,10 +3,13 @@ boundaries never change what the server does."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smtpdiag.protocol import DataChunk, MessageComplete, Send, ServerConnection
+from smtpdiag.protocol import DataChunk, DotReader, MessageComplete, Send, ServerConnection
+from smtpdiag.protocol import data as data_module
 from smtpdiag.server.settings import Settings
 
 SETTINGS = Settings(
@@ -136,3 +139,92 @@ def test_storing_buffer_is_bounded_without_completion() -> None:
         + b"NOOP\r\n" * 5000
     )
     run(stream, list(range(0, len(stream), 100)), complete=False)
+
+
+# ------------------------------------------------------------------------------ DotReader vs a model
+def reference_reader(
+    stream: bytes, *, max_size: int, max_line: int, normalize: bool
+) -> tuple[bytes, str | None, bytes] | None:
+    """The rules of RFC 5321 written the slow, obvious way: the model DotReader must agree with."""
+    if stream.startswith(b".\r\n"):
+        content, rest = b"", stream[3:]
+    else:
+        end = stream.find(b"\r\n.\r\n")
+        if end < 0:
+            return None
+        content, rest = stream[: end + 2], stream[end + 5 :]
+    bare = re.search(rb"\r(?!\n)|(?<!\r)\n", content) is not None
+    if bare and not normalize:
+        return b"", "bare-lf", rest
+    text = re.sub(rb"\r\n|\r|\n", b"\r\n", content) if bare else content
+    lines = text.split(b"\r\n")[:-1]
+    if max_line and any(len(line) + 2 > max_line for line in lines):
+        return b"", "long-line", rest
+    body = b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines)
+    if len(body) > max_size:
+        return b"", "too-big", rest
+    return body, None, rest
+
+
+def feed_reader(
+    stream: bytes, cuts: list[int], *, max_size: int, max_line: int, normalize: bool
+) -> tuple[bytes, str | None, bytes] | None:
+    reader = DotReader(max_size=max_size, max_line=max_line, normalize=normalize)
+    chunks: list[bytes] = []
+    points = sorted({c for c in cuts if 0 < c < len(stream)})
+    start = 0
+    for p in [*points, len(stream)]:
+        got, rest = reader.feed(stream[start:p])
+        chunks += got
+        if rest is not None:
+            rest += stream[p:]
+            return (b"".join(chunks) if reader.doom is None else b""), reader.doom, rest
+        start = p
+    return None
+
+
+content_alphabet = st.lists(
+    st.sampled_from(
+        [b"a", b"b", b".", b"\r", b"\n", b"\r\n", b"\x00", b"\r\n.", b"\r\n..", b"\r\n.\r\n", b"x" * 70]
+    ),
+    max_size=120,
+).map(b"".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    content_alphabet,
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=10),
+    st.sampled_from([0, 1000]),
+    st.sampled_from([100, 10_000]),
+    st.booleans(),
+)
+def test_dotreader_agrees_with_the_reference_model(
+    stream: bytes, cuts: list[int], max_line: int, max_size: int, normalize: bool
+) -> None:
+    stream += b"\r\n.\r\ntail"
+    expected = reference_reader(stream, max_size=max_size, max_line=max_line, normalize=normalize)
+    got = feed_reader(stream, cuts, max_size=max_size, max_line=max_line, normalize=normalize)
+    assert got == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    content_alphabet,
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=10),
+    st.sampled_from([0, 1000]),
+    st.booleans(),
+)
+def test_dotreader_forced_flush_of_long_partial_lines_agrees_with_the_model(
+    stream: bytes, cuts: list[int], max_line: int, normalize: bool
+) -> None:
+    """The same, with the partial-line hold limit shrunk to 5 so that nearly every read flushes."""
+    saved = data_module._HOLD_LIMIT
+    data_module._HOLD_LIMIT = 5  # type: ignore[misc]
+    try:
+        stream += b"\r\n.\r\ntail"
+        expected = reference_reader(stream, max_size=10_000, max_line=max_line, normalize=normalize)
+        got = feed_reader(stream, cuts, max_size=10_000, max_line=max_line, normalize=normalize)
+        assert got == expected
+    finally:
+        data_module._HOLD_LIMIT = saved  # type: ignore[misc]

@@ -9,6 +9,8 @@ Rules (RFC 5321 §4.1.1.4, §4.5.2, §2.3.8):
   they become CRLF ("normalize"; then a bare LF ends a line for unstuffing and length, never for the
   end of data).
 - A line longer than `max_line` octets including CRLF, or content larger than `max_size`: doomed.
+  When several apply, the reason is chosen by weight (bare-lf, long-line, too-big), never by the
+  order in which the input happened to arrive.
 
 Work is done on whole regions with `bytes.find/count/replace/split` (C speed), never per byte in
 Python. Memory: at most one partial line (up to `_HOLD_LIMIT` octets) is held between reads; a doomed
@@ -66,15 +68,12 @@ class DotReader:
             self._region(buf[: end + 2], chunks)
             self._pending = b""
             return chunks, buf[end + 5 :]
-        cut = buf.rfind(b"\r\n") + 2  # 1 when there is none... fixed below
-        if cut == 1:
-            cut = 0
+        last_crlf = buf.rfind(b"\r\n")
+        cut = last_crlf + 2 if last_crlf >= 0 else 0
         if len(buf) - cut > _HOLD_LIMIT:
-            # A very long partial line: process all but a tail that could begin the end mark, and
-            # never split between a CR and the LF after it.
+            # A very long partial line: process all of it but a 4-octet tail that could begin the
+            # end mark. The cut cannot fall inside a CRLF: there is none in the last _HOLD_LIMIT.
             cut = len(buf) - 4
-            if buf[cut - 1] == 13:
-                cut -= 1
         if cut:
             self._region(buf[:cut], chunks)
         self._pending = buf[cut:]
@@ -86,9 +85,14 @@ class DotReader:
         return len(self._pending)
 
     def _region(self, raw: bytes, chunks: list[bytes]) -> None:
-        """Process `raw`, which starts where the previous region ended and never ends inside CRLF."""
+        """Process `raw`, which starts where the previous region ended and never ends inside CRLF.
+
+        Once doomed, content is no longer handed out, but the scan for a weightier reason goes on
+        (bare-lf > long-line > too-big), so the refusal never depends on how the input was cut.
+        """
         self._crlf_start = raw.endswith(b"\r\n")
-        if self.doom is not None:
+        doom = self.doom
+        if doom == "bare-lf":
             return
         crlf = raw.count(b"\r\n")
         bad = raw.count(b"\n") != crlf or raw.count(b"\r") != crlf
@@ -98,6 +102,8 @@ class DotReader:
                 self.doom = "bare-lf"
                 return
             text = _LINE_ENDING.sub(b"\r\n", raw)
+        if doom == "long-line":
+            return
         if self._max_line:
             if self._line_len + len(text) > self._max_line:
                 parts = text.split(b"\r\n")
@@ -110,6 +116,8 @@ class DotReader:
             else:
                 k = text.rfind(b"\r\n")
                 self._line_len = len(text) - k - 2 if k >= 0 else self._line_len + len(text)
+        if doom is not None:  # too-big: nothing more to hand out
+            return
         ends_line = text.endswith(b"\r\n")
         if self._line_start and text[:1] == b".":
             text = text[1:]
