@@ -97,15 +97,41 @@ def find_address(text: str) -> str:
     return addr
 
 
+# Sendmail wraps the remote server's reply in its own: "554 <user@host>... 550 Host unknown".
+WRAPPED_REPLY_RE: Final = re.compile(r"(?:^|\s)[45]\d\d <[^<>\s]{1,300}>\.\.\. ([45]\d\d)[ \-]")
+MAX_PAIRS: Final = 8
+
+
+def _code_and_status(text: str) -> tuple[str, str] | None:
+    """The first reply code + enhanced status pair whose class digits agree (RFC 2034).
+
+    "554 4.4.7 Message expired <421 4.4.2 Connection timed out>": the first pair is the relay's own
+    inconsistent summary; the consistent one is what the remote server said.
+    """
+    first: tuple[str, str] | None = None
+    for i, m in enumerate(CODE_AND_STATUS_RE.finditer(text)):
+        pair = (m.group(1), m.group(2))
+        if pair[0][0] == pair[1][0]:
+            return pair
+        if first is None:
+            first = pair
+        if i >= MAX_PAIRS:
+            break
+    return first
+
+
 def find_reply_code(text: str) -> str:
     """The SMTP reply code (2xx-5xx) in a diagnostic text, "" if none.
 
     A code followed by an enhanced status code wins over a bare number earlier in the text.
     """
     text = text[:MAX_FIELD_CHARS]
-    m = CODE_AND_STATUS_RE.search(text)
-    if m:
-        return m.group(1)
+    pair = _code_and_status(text)
+    if pair:
+        return pair[0]
+    w = WRAPPED_REPLY_RE.search(text)
+    if w:
+        return w.group(1)
     m = REPLY_CODE_RE.search(text)
     return m.group(1) if m else ""
 
@@ -115,9 +141,9 @@ def find_status(text: str) -> str:
     if not text:
         return ""
     text = text[:MAX_FIELD_CHARS]
-    m = CODE_AND_STATUS_RE.search(text)
-    if m:
-        return normalize_status(m.group(2))
+    pair = _code_and_status(text)
+    if pair:
+        return normalize_status(pair[1])
     m2 = STATUS_RE.search(text)
     return normalize_status(m2.group(0)) if m2 else ""
 
