@@ -497,9 +497,14 @@ class SMTPSession:
         writer, self._writer = self._writer, None
         if writer is None:
             return
+        if self._broken:
+            # The peer is out of step (silent, garbage, half-closed): drop the connection at once
+            # instead of waiting for a TLS close_notify or FIN that may never come.
+            writer.transport.abort()
+            return
         writer.close()
         with contextlib.suppress(TimeoutError, ConnectionError, OSError, ssl.SSLError):
-            await asyncio.wait_for(writer.wait_closed(), 5.0)
+            await asyncio.wait_for(writer.wait_closed(), 2.0)
 
     async def __aenter__(self) -> SMTPSession:
         return self
