@@ -497,3 +497,45 @@ def test_huge_and_adversarial_input_is_bounded() -> None:
         items = extract(text)
         assert len(items) <= MAX_REPLIES
     assert len(extract("550 5.1.1 x\n" * (MAX_INPUT_CHARS // 4))) <= MAX_REPLIES
+
+
+def test_provider_quirks_in_reply_layout() -> None:
+    # Gmail relaying another server's reply repeats the code; some servers put a colon after it
+    assert (
+        only("The error that the other server returned was: 554 554 5.7.1 Service unavailable").enhanced
+    ) == "5.7.1"
+    item = only("550: 5.1.1 <u@example.jp>... User Unknown")
+    assert (item.reply_code, item.enhanced, item.recipient) == (550, "5.1.1", "u@example.jp")
+    # Amazon SES: enhanced code first, then the remote reply code with a quoted text
+    item = only("Diagnostic-Code: smtp; 5.3.0 - Other mail system problem 550-'Unknown user u@example.jp'")
+    assert (item.reply_code, item.enhanced) == (550, "5.3.0")
+    assert item.text.startswith("Unknown user")
+
+
+def test_qmail_enhanced_code_at_the_end() -> None:
+    item = only("Sorry, I couldn't find any host named cx.example.com. (#5.1.2)")
+    assert (item.reply_code, item.enhanced) == (None, "5.1.2")
+    assert item.text == "Sorry, I couldn't find any host named cx.example.com."
+    item = only("Remote host said: 550 sorry, no mailbox here by that name (#5.1.1 - chkusr)")
+    assert (item.reply_code, item.enhanced) == (550, "5.1.1")
+
+
+def test_raw_quoted_printable_bounce_is_decoded() -> None:
+    text = (
+        "Content-Transfer-Encoding: quoted-printable\n\n"
+        "The error that the other server returned was: 550 5.1.1 <kijitora@example.jp>... Us=\n"
+        "er Unknown (state 14).\n"
+    )
+    item = only(text)
+    assert (item.reply_code, item.enhanced) == (550, "5.1.1")
+    assert "User Unknown" in item.text
+
+
+def test_indented_transcript_lines_are_not_folded_together() -> None:
+    text = (
+        "    ----- Transcript of session follows -----\n"
+        "    >>> RCPT TO:<u@example.jp>\n"
+        "    <<< 550 <u@example.jp>: User unknown\n"
+    )
+    item = only(text)
+    assert (item.reply_code, item.command, item.recipient) == (550, "RCPT", "u@example.jp")

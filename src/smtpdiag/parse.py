@@ -199,13 +199,19 @@ _ANGLE_ADDR_RE = re.compile(r"<(" + _ADDR + r")>")
 _LEADING_ADDR_RE = re.compile(r"\s{0,8}<?(" + _ADDR + r")>?:?(?=\s|$)")
 
 # a reply code where it can start a reply: not inside a number, date, IP, "AUP#I-1340", "host:587"
-_CODE_RE = re.compile(r"(?<![\w.\-/#:=+])([2-5][0-9]{2})(?=[ \-]|$)")
-_ESC_AFTER_RE = re.compile(r"[ \-]{1,3}['\"]?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
+_CODE_RE = re.compile(r"(?<![\w.\-/#:=+])([2-5][0-9]{2})(?=[ \-]|:\s|$)")
+# the enhanced code after the reply code; Gmail's relay sometimes repeats the code ("554 554 5.7.1")
+_ESC_AFTER_RE = re.compile(
+    r"(?::?[ \-]{1,3}[2-5][0-9]{2})?:?[ \-]{1,3}['\"]?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])"
+)
 _ESC_RE = re.compile(r"(?<![\w.])([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
 _LEAD_ESC_RE = re.compile(r"\s{0,4}([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
 # what may stand right before a reply code that carries no enhanced code
 _CODE_CONTEXT = frozenset(":;\"'(>[=")
 _CODE_WORDS = ("Error", "error", "ERROR", "code", "Code", "reply", "said")
+_QUOTE_AFTER = frozenset({"-'", " '", '-"', ' "'})
+# qmail puts the enhanced code at the end: "Sorry, no mailbox here by that name. (#5.1.1)"
+_QMAIL_ESC_RE = re.compile(r"\(#([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9])")
 
 _HEADER_LIKE_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]{1,40}:")
 _DSN_FIELD_RE = re.compile(
@@ -372,31 +378,35 @@ def _reply_from(fragment: str, *, anchored: bool) -> tuple[int | None, str | Non
 
     anchored: the fragment is known to hold a reply (it follows "said:" or similar), so a code is
     accepted at its start without further context, and a text with no code is returned as text.
+    An enhanced code may also stand before the reply code ("5.3.0 - ... 550-'...'", Amazon SES) or
+    after the text in qmail's form ("... (#5.1.1)").
     """
-    n = len(fragment)
+    lead = _LEAD_ESC_RE.match(fragment)
     for m in _CODE_RE.finditer(fragment):
         start = m.start()
         code = m.group(1)
         em = _ESC_AFTER_RE.match(fragment, m.end())
         if em is None:
-            # accept a bare code only where a reply can start
+            # accept a bare code only where a reply can start, or where a quoted text follows it
             before = fragment[:start].rstrip()
-            if before and before[-1] not in _CODE_CONTEXT and not before.endswith(_CODE_WORDS):
+            quoted = fragment[m.end() : m.end() + 2] in _QUOTE_AFTER
+            if before and before[-1] not in _CODE_CONTEXT and not before.endswith(_CODE_WORDS) and not quoted:
                 continue
-            esc = None
             rest = fragment[m.end() :]
+            qm = _QMAIL_ESC_RE.search(rest)
+            esc = _esc(qm) if qm else (_esc(lead) if lead is not None and lead.end() <= start else None)
         else:
             esc = _esc(em)
             rest = fragment[em.end() :]
         return int(code), esc, _clean_text(" " + rest.lstrip(" -"), code, esc), start
+    if lead is not None:
+        return None, _esc(lead), _clean_text(fragment[lead.end() :].lstrip(" -"), None, None), 0
+    qm = _QMAIL_ESC_RE.search(fragment)
+    if qm is not None:
+        return None, _esc(qm), _clean_text(fragment[: qm.start()], None, None), 0
     if anchored:
-        lm = _LEAD_ESC_RE.match(fragment)
-        if lm is not None:
-            return None, _esc(lm), _clean_text(fragment[lm.end() :].lstrip(" -"), None, None), 0
         text = _clean_text(fragment, None, None)
         return (None, None, text, 0) if text else None
-    if n and (lm := _LEAD_ESC_RE.match(fragment)) is not None:
-        return None, _esc(lm), _clean_text(fragment[lm.end() :].lstrip(" -"), None, None), 0
     return None
 
 
@@ -412,6 +422,10 @@ def _recipient_in(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+# an indented line starting so is a line of its own, not the continuation of the previous one
+_NEW_LINE_MARKERS = (">>>", "<<<", "Diagnostic-Code:", "Status:", "Final-Recipient:", "Action:")
+
+
 def _unfold(text: str) -> list[str]:
     """Logical lines: a line indented by a tab or 4+ spaces continues the previous one, and so does
     any indented line after a header-like "Name: value" line (RFC 5322 folding in DSN fields)."""
@@ -423,7 +437,13 @@ def _unfold(text: str) -> list[str]:
             out.append("")
             header = False
             continue
-        if out and out[-1] and line[0] in " \t" and (header or line.startswith(("\t", "    "))):
+        if (
+            out
+            and out[-1]
+            and line[0] in " \t"
+            and (header or line.startswith(("\t", "    ")))
+            and not line.lstrip().startswith(_NEW_LINE_MARKERS)
+        ):
             joined = out[-1] + " " + line.strip()
             out[-1] = joined[:MAX_LINE_CHARS]
             continue
@@ -799,6 +819,9 @@ def extract(text: str | bytes) -> list[Extracted]:
     text = text[:MAX_INPUT_CHARS]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "=\n" in text and "quoted-printable" in text.lower():
+        # a raw email pasted whole: undo quoted-printable soft line breaks and the common escapes
+        text = text.replace("=\n", "").replace("=3D", "=").replace("=20", " ").replace("=09", " ")
     lines = _unfold(text)
     collector = _Collector()
     record = _DsnRecord()
