@@ -19,6 +19,7 @@ from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
 from smtpdiag.bounce.result import BounceResult
 from smtpdiag.classify import classify
+from smtpdiag.classify.vendors import vendor_hint
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
             reply_code=int(reply) if reply else None,
             status=status or None,
             command=f.command or None,
-            vendor=f.vendor or None,
+            vendor=f.vendor or vendor_hint(f"{f.remote_mta} {f.recipient.partition('@')[2]}".lower()),
             diagnostic_type=f.diagnostic_type or None,
             in_bounce=True,
         )

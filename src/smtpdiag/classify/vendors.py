@@ -42,14 +42,41 @@ def vendor_replies() -> tuple[VendorReply, ...]:
     return tuple(out)
 
 
+# Words in a reply that betray which provider wrote it.
+VENDOR_TOKENS: Final[dict[str, tuple[str, ...]]] = {
+    "gmail": ("gsmtp", "google", "gmail"),
+    "microsoft": ("outlook", "hotmail", "microsoft", "office365", "exchange online", "resolver.adr", "live.com"),
+    "yahoo": ("yahoo", "aol", "verizonmedia", "[ts0", "[tss0"),
+    "apple": ("icloud", "apple", "me.com"),
+    "yandex": ("yandex",),
+    "mailru": ("mail.ru", "mail ru"),
+}
+MIN_UNHINTED_PHRASE: Final = 28  # a key phrase this long is specific enough without a provider hint
+
+
+def vendor_hint(text: str) -> str | None:
+    """The provider a reply names (its host names, its tags), if any."""
+    for vendor, tokens in VENDOR_TOKENS.items():
+        if any(t in text for t in tokens):
+            return vendor
+    return None
+
+
 def match_vendor(
     text: str, *, reply_code: int | None = None, status: str = "", vendor: str | None = None
 ) -> VendorReply | None:
-    """The provider reply whose key phrase occurs in `text` (lower-cased, whitespace collapsed)."""
+    """The provider reply whose key phrase occurs in `text` (lower-cased, whitespace collapsed).
+
+    Short, generic key phrases ("mailbox unavailable") count only when the reply is known to come
+    from that provider: `vendor` is given or the text names the provider.
+    """
+    hint = vendor or vendor_hint(text)
     for v in vendor_replies():
         if not v.key_phrase or v.key_phrase not in text:
             continue
-        if vendor and v.vendor != vendor:
+        if hint and v.vendor != hint:
+            continue
+        if not hint and len(v.key_phrase) < MIN_UNHINTED_PHRASE:
             continue
         if v.enhanced_code and status and v.enhanced_code != status:
             continue
