@@ -61,6 +61,7 @@ def _read_config(path: str) -> tuple[dict[str, Any], list[Any], int | None]:
 @click.option("--seed", type=int, help="seed for probabilistic fault rules (reproducible runs)")
 @click.option("--http", "http_listen", metavar="HOST:PORT", help="serve the HTTP JSON control API here")
 @click.option("--transcripts", "transcript_dir", metavar="DIR", help="write per-session JSON-lines here")
+@click.option("--no-transcripts", is_flag=True, help="keep no session transcripts in memory (benchmarks)")
 @click.option("--list-scenarios", is_flag=True, help="list the named scenarios and exit")
 @click.option("--print-defaults", is_flag=True, help="print every setting, its default and why, then exit")
 @click.option("--json", "as_json", is_flag=True, help="with --list-scenarios / --print-defaults: JSON")
@@ -79,6 +80,7 @@ def serve(
     seed: int | None,
     http_listen: str | None,
     transcript_dir: str | None,
+    no_transcripts: bool,
     list_scenarios: bool,
     print_defaults: bool,
     as_json: bool,
@@ -141,7 +143,13 @@ def serve(
 
     from smtpdiag.server.runtime import run_until_signalled
 
-    code = run_until_signalled(settings, rules=rules, seed=seed, log=None if quiet else sys.stderr)
+    code = run_until_signalled(
+        settings,
+        rules=rules,
+        seed=seed,
+        log=None if quiet else sys.stderr,
+        keep_transcripts=not no_transcripts,
+    )
     sys.exit(code)
 
 

@@ -778,19 +778,20 @@ def run_until_signalled(
     rules: Iterable[FaultRule] = (),
     seed: int | None = None,
     log: IO[str] | None = None,
+    keep_transcripts: bool = True,
 ) -> int:
     """`smtpdiag serve`: run until SIGINT/SIGTERM; return the exit code (0, or 1 if it cannot start)."""
     install_uvloop()
-    return asyncio.run(_serve_main(settings, list(rules), seed, log))
+    return asyncio.run(_serve_main(settings, list(rules), seed, log, keep_transcripts))
 
 
 async def _serve_main(
-    settings: Settings, rules: list[FaultRule], seed: int | None, log: IO[str] | None
+    settings: Settings, rules: list[FaultRule], seed: int | None, log: IO[str] | None, keep_transcripts: bool
 ) -> int:
     from smtpdiag.server.tls import TlsSetupError
 
     try:
-        server = SmtpServer(settings, rules=rules, seed=seed)
+        server = SmtpServer(settings, rules=rules, seed=seed, keep_transcripts=keep_transcripts)
     except OSError as exc:
         print(
             f"smtpdiag serve: cannot use storage {settings.maildir}: {exc.strerror or exc}", file=sys.stderr

@@ -1,0 +1,189 @@
+"""Benchmark `smtpdiag serve` against aiosmtpd and Postfix's smtp-sink, loaded by Postfix's smtp-source.
+
+    python bench/bench_server.py                  # 20 sessions, 20,000 messages of 256 bytes
+    python bench/bench_server.py --messages 4000  # a quicker run
+
+For each server, in the same run on the same machine: smtp-source with one connection per message,
+then with reused connections (-d). Servers: smtpdiag serve capturing to memory, smtpdiag serve
+writing a Maildir with fsync, aiosmtpd with its Sink handler, and smtp-sink. Prints messages per
+second and the ratios (target: smtpdiag memory >= 3x aiosmtpd; and its fraction of smtp-sink).
+
+smtp-source and smtp-sink come with Debian's postfix package; when they are missing and this runs as
+root, the script installs it (apt-get, non-interactive; no Postfix daemon is started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+def ensure_postfix_tools() -> None:
+    if os.path.exists(SMTP_SOURCE) and os.path.exists(SMTP_SINK):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("bench_server: smtp-source/smtp-sink not found; install Debian's postfix package (as root)")
+    print("installing postfix (for smtp-source and smtp-sink) ...", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "postfix"], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+    if not os.path.exists(SMTP_SOURCE):
+        sys.exit("bench_server: postfix installed but smtp-source is still missing")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.recv(512)  # the greeting
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_source(port: int, sessions: int, messages: int, size: int, reuse: bool) -> float:
+    """smtp-source's wall time for the whole run, in seconds."""
+    args = [SMTP_SOURCE, "-s", str(sessions), "-m", str(messages), "-l", str(size)]
+    args += ["-f", "bench@source.test", "-t", "sink@local.test", "-M", "source.test"]
+    if reuse:
+        args.append("-d")
+    args.append(f"127.0.0.1:{port}")
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"smtp-source failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+    return elapsed
+
+
+@dataclass
+class Result:
+    name: str
+    new_conn: float  # msg/s
+    reused: float  # msg/s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument(
+        "--only", help="comma-separated subset: smtpdiag-memory,smtpdiag-maildir,aiosmtpd,smtp-sink"
+    )
+    args = parser.parse_args()
+    ensure_postfix_tools()
+
+    py = sys.executable
+    workdir = Path(tempfile.mkdtemp(prefix="smtpdiag-bench-"))
+    common = ["--quiet", "--no-transcripts"]
+    targets: dict[str, list[str]] = {
+        "smtpdiag-memory": [py, "-m", "smtpdiag", "serve", "--memory", *common, "--listen"],
+        "smtpdiag-maildir": [
+            py,
+            "-m",
+            "smtpdiag",
+            "serve",
+            "--maildir",
+            str(workdir / "mail"),
+            *common,
+            "--listen",
+        ],
+        "aiosmtpd": [py, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l"],
+        "smtp-sink": [SMTP_SINK, "-u", "nobody", "-c"],
+    }
+    chosen = args.only.split(",") if args.only else list(targets)
+    results: list[Result] = []
+    try:
+        for name in chosen:
+            rates = []
+            for reuse in (False, True):
+                port = free_port()
+                if name == "smtp-sink":
+                    cmd = [*targets[name], f"127.0.0.1:{port}", "1024"]
+                else:
+                    cmd = [*targets[name], f"127.0.0.1:{port}"]
+                with server(cmd, port):
+                    elapsed = run_source(port, args.sessions, args.messages, args.size, reuse)
+                rates.append(args.messages / elapsed)
+                print(
+                    f"  {name:<17} {'reused' if reuse else 'new connections':<16} "
+                    f"{args.messages} msgs in {elapsed:6.2f} s = {args.messages / elapsed:8.0f} msg/s",
+                    file=sys.stderr,
+                )
+            results.append(Result(name, rates[0], rates[1]))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"\nsmtp-source: {args.sessions} sessions, {args.messages} messages of {args.size} bytes")
+    print(f"{'server':<18} {'new conn msg/s':>15} {'reused msg/s':>13}")
+    for r in results:
+        print(f"{r.name:<18} {r.new_conn:>15.0f} {r.reused:>13.0f}")
+    by_name = {r.name: r for r in results}
+    ours = by_name.get("smtpdiag-memory")
+    if ours is not None:
+        for other, label in (("aiosmtpd", "x aiosmtpd"), ("smtp-sink", "of smtp-sink")):
+            peer = by_name.get(other)
+            if peer is None:
+                continue
+            if other == "aiosmtpd":
+                print(
+                    f"smtpdiag memory vs aiosmtpd: {ours.new_conn / peer.new_conn:.2f}x (new connections), "
+                    f"{ours.reused / peer.reused:.2f}x (reused)   target >= 3x"
+                )
+            else:
+                print(
+                    f"smtpdiag memory {label}: {100 * ours.new_conn / peer.new_conn:.0f}% (new connections), "
+                    f"{100 * ours.reused / peer.reused:.0f}% (reused)"
+                )
+    maildir = by_name.get("smtpdiag-maildir")
+    if maildir is not None and ours is not None:
+        print(
+            f"smtpdiag Maildir+fsync vs memory: {100 * maildir.new_conn / ours.new_conn:.0f}% (new conn), "
+            f"{100 * maildir.reused / ours.reused:.0f}% (reused)"
+        )
+
+
+if __name__ == "__main__":
+    main()
