@@ -343,13 +343,13 @@ def _esc(m: re.Match[str], first: int = 1) -> str:
 
 
 def _command_in(text: str) -> str | None:
-    m = _IN_REPLY_RE.search(text)
+    m = _IN_REPLY_RE.search(text) if ("eply to" in text or "EPLY TO" in text) else None
     if m:
         return normalize_command(m.group(1))
     m = _AFTER_CMD_RE.search(text)
     if m:
         return normalize_command(m.group(1))
-    m = _REJECT_FROM_RE.search(text)
+    m = _REJECT_FROM_RE.search(text) if "reject:" in text else None
     if m:
         return normalize_command(m.group(1))
     return None
@@ -364,7 +364,7 @@ def _clean_text(text: str, code: str | None, esc: str | None) -> str:
             for sep in ("-", " "):
                 t = t.replace(f" {code}{sep}{esc} ", " ")
         t = t.replace(f" {code}-", " ")
-    m = _IN_REPLY_RE.search(t)
+    m = _IN_REPLY_RE.search(t) if ("eply to" in t or "EPLY TO" in t) else None
     if m:
         t = t[: m.start()] + t[m.end() :]
     t = " ".join(t.split())
@@ -429,6 +429,8 @@ _NEW_LINE_MARKERS = (">>>", "<<<", "Diagnostic-Code:", "Status:", "Final-Recipie
 def _unfold(text: str) -> list[str]:
     """Logical lines: a line indented by a tab or 4+ spaces continues the previous one, and so does
     any indented line after a header-like "Name: value" line (RFC 5322 folding in DSN fields)."""
+    if "\n" not in text:
+        return [text[:MAX_LINE_CHARS].rstrip()]
     out: list[str] = []
     header = False
     for raw in text.split("\n"):

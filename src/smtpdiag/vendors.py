@@ -61,7 +61,6 @@ TEXT_SIGNATURES: dict[str, tuple[str, ...]] = {
     "mailru": ("mail.ru", "mailru", "corp.mail.ru"),
 }
 
-_HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.){1,10}[a-z]{2,24}")
 _WORD_RE = re.compile(r"[a-z0-9]{3,40}")
 _GAP_RE = re.compile(r"\s*(?:\.\.\.|…|\[ip\])\s*")
 
@@ -138,25 +137,27 @@ def vendor_from_host(host: str | None) -> str | None:
             return None
 
 
+@cache
+def _needles() -> tuple[tuple[str, str, str], ...]:
+    """(needle, vendor, what) for every text signature and host suffix, checked as substrings."""
+    out: list[tuple[str, str, str]] = []
+    for vendor, signatures in TEXT_SIGNATURES.items():
+        out.extend((sig, vendor, f'"{sig}" in the text') for sig in signatures)
+    for vendor, suffixes in HOST_SUFFIXES.items():
+        # "." + suffix: a host name in the text such as "mx.yandex.ru" or "gmail-smtp-in.l.google.com"
+        out.extend(("." + suffix, vendor, f'host "*.{suffix}" in the text') for suffix in suffixes)
+    return tuple(out)
+
+
 def _context(low: str, host: str | None) -> tuple[dict[str, str], str | None]:
     """Vendors the context points at, with the evidence for each; and the vendor of `host`."""
     found: dict[str, str] = {}
     host_vendor = vendor_from_host(host)
     if host_vendor:
         found[host_vendor] = f'host "{host}"'
-    for vendor, signatures in TEXT_SIGNATURES.items():
-        if vendor in found:
-            continue
-        for sig in signatures:
-            if sig in low:
-                found[vendor] = f'"{sig}" in the text'
-                break
-    if not host_vendor:
-        # host names written in the text: "mx.yandex.ru", "gmail-smtp-in.l.google.com"
-        for m in _HOST_RE.finditer(low):
-            v = vendor_from_host(m.group(0))
-            if v and v not in found:
-                found[v] = f'host "{m.group(0)}" in the text'
+    for needle, vendor, what in _needles():
+        if vendor not in found and needle in low:
+            found[vendor] = what
     return found, host_vendor
 
 
