@@ -137,3 +137,12 @@ def test_titles_distinct_within_vendor(entries: tuple[CodeEntry, ...]) -> None:
             key = (e.vendor, e.texts[lang].title)
             assert key not in seen, f"entries {seen[key]} and {i} share the {lang} title {key[1]!r}"
             seen[key] = i
+
+
+def test_retry_fits_the_reply(entries: tuple[CodeEntry, ...]) -> None:
+    # A transient (4xx / 4.x.x) reply is never "do not retry"; a vanished mailbox is never "retry later".
+    for i, e in enumerate(entries):
+        if e.reply_code.startswith("4") or e.enhanced_code.startswith("4"):
+            assert e.retry != "never", f"entry {i} ({e.code}) is transient but says never"
+        if e.reason in {"userunknown", "suspend", "hasmoved"}:
+            assert e.retry != "later", f"entry {i} ({e.code}) says retry later for {e.reason}"
