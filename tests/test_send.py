@@ -290,3 +290,20 @@ def test_cli_send_partial_json_and_queue(tmp_path: Path) -> None:
     code, output = _cli(["queue", "list", "--queue-db", str(tmp_path / "q.db"), "--json"])
     entries = json.loads(output)
     assert [(e["recipient"], e["state"], e["attempts"]) for e in entries] == [("t@y.test", "queued", 1)]
+
+
+def test_cli_dsn_mailed_back_to_sender(tmp_path: Path) -> None:
+    import asyncio
+
+    async def scenario() -> tuple[tuple[int, str], list[tuple[str, list[str], bytes]]]:
+        async with ScriptedSMTP(replies={"RCPT": unknown_c}) as s:
+            args = ["send", "--from", "a@x.test", "--to", "c@y.test", "--server", s.address]
+            args += ["--dsn-to-sender", "--no-queue", "-"]
+            out = await asyncio.to_thread(_cli, args, MSG)
+            return out, s.messages
+
+    (code, output), messages = asyncio.run(scenario())
+    assert code == 69 and "mailed to <a@x.test>" in output
+    ((sender, rcpts, body),) = messages
+    assert sender.startswith("FROM:<>") and rcpts == ["TO:<a@x.test>"]  # null sender: never bounces back
+    assert b"multipart/report" in body and b"Final-Recipient: rfc822; c@y.test" in body
