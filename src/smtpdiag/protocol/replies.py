@@ -64,7 +64,7 @@ AUTH_LOGIN_PASSWORD = Reply(code=334, lines=("UGFzc3dvcmQ6",), enhanced=None)  #
 # --- syntax and sequence (the client's mistakes) ---------------------------------------------------
 COMMAND_UNRECOGNIZED = _r(500, "5.5.1", "Command unrecognized")
 COMMAND_NOT_IMPLEMENTED = _r(502, "5.5.1", "Command not implemented")
-LINE_TOO_LONG = _r(500, "5.5.6", "Line too long (RFC 5321 limit: 512 octets)")
+LINE_TOO_LONG = _r(500, "5.5.6", "Command line too long (RFC 5321 4.5.3.1.4)")
 AUTH_LINE_TOO_LONG = _r(500, "5.5.6", "Authentication exchange line too long")
 COMMAND_NOT_UTF8 = _r(500, "5.5.2", "Command line is not valid UTF-8 or contains control characters")
 SYNTAX_EHLO = _r(501, "5.5.4", "Syntax: EHLO hostname")
@@ -126,7 +126,7 @@ GREYLISTED_451 = _r(451, "4.7.1", "Greylisted, try again later")
 
 # --- size and content ------------------------------------------------------------------------------
 MESSAGE_TOO_BIG = _r(552, "5.3.4", "Message size exceeds fixed limit")
-TEXT_LINE_TOO_LONG = _r(552, "5.3.4", "Message rejected: a text line exceeds 1000 octets (RFC 5321)")
+TEXT_LINE_TOO_LONG = _r(552, "5.3.4", "Message rejected: a text line is too long (RFC 5321 4.5.3.1.6)")
 BARE_LF_REJECTED = _r(
     554, "5.5.2", "Message rejected: bare <LF> or <CR> line ending; use <CR><LF> (RFC 5321 2.3.8)"
 )

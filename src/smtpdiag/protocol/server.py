@@ -882,9 +882,8 @@ class ServerConnection:
     def _auth_finish(self, authzid: str, username: str, password: str) -> None:
         self._state = S.READY
         decision = self.policy.on_auth(self._session, self._auth_mech, authzid, username, password)
-        default_failure = decision.reply is None and decision.disconnect
+        self._auth_attempt_event(username, decision.accepted and not decision.disconnect)
         ok = self._apply(decision, R.AUTH_OK)
-        self._auth_attempt_event(username, ok and not default_failure)
         if ok:
             self._session.auth_user = username
         self._auth_username = ""
