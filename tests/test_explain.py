@@ -215,3 +215,14 @@ def test_explain_never_raises(text: str) -> None:
 @settings(max_examples=150, deadline=None)
 def test_explain_never_raises_on_bytes(data: bytes) -> None:
     explain(data, "ru")
+
+
+def test_provider_code_outside_the_registry_is_not_called_unknown() -> None:
+    d = explain(
+        "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. "
+        "[DM6NAM12FT034.eop-nam12.prod.protection.outlook.com]",
+        "en",
+    )
+    assert d.vendor == "microsoft"
+    assert d.entries[0].kind == "vendor"
+    assert not any("not in the IANA registry" in n for n in d.notes)

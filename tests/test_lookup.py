@@ -198,3 +198,30 @@ def test_host_context_gives_the_vendor_without_a_phrase() -> None:
     match = recognize("some new wording", reply_code=550, enhanced="5.7.1", host="mx.yandex.ru")
     assert match is not None
     assert match.vendor == "yandex"
+
+
+def test_bracket_tag_identifies_the_reply_when_the_wording_differs() -> None:
+    match = recognize(
+        "[TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints",
+        reply_code=421,
+        enhanced="4.7.0",
+    )
+    assert match is not None and match.entry is not None
+    assert match.vendor == "yahoo"
+    assert "TSS04" in match.entry.key_phrase
+    assert match.by[0] == "tag [TSS04]"
+
+
+def test_a_mail_address_does_not_make_the_reply_a_providers() -> None:
+    # the recipient is at Yandex, but nothing says Yandex's server wrote this reply
+    assert recognize("<ivan@yandex.ru>: Recipient address rejected: User unknown", reply_code=550) is None
+    assert recognize("User unknown", reply_code=550, host="mx.yandex.ru") is not None
+
+
+def test_provider_specific_enhanced_code_found_by_code_with_context() -> None:
+    match = recognize(
+        "Access denied AS(7230) [DM6NAM12FT034.eop-nam12.prod.protection.outlook.com]", enhanced="5.7.708"
+    )
+    assert match is not None and match.entry is not None
+    assert match.vendor == "microsoft"
+    assert match.entry.enhanced_code == "5.7.708"

@@ -673,7 +673,8 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         notes.append(_t(lang, "nonstandard", code=item.reply_code))
     elif basic is None and item.reply_code is not None:
         notes.append(_t(lang, "unknown-code", code=item.reply_code))
-    if item.enhanced and detail is None and item.enhanced.split(".")[2] != "0":
+    vendor_code = match is not None and match.entry is not None and bool(match.entry.enhanced_code)
+    if item.enhanced and detail is None and item.enhanced.split(".")[2] != "0" and not vendor_code:
         notes.append(_t(lang, "unknown-esc", esc=item.enhanced))
     if item.reply_code is None and item.enhanced:
         notes.append(_t(lang, "from-status"))

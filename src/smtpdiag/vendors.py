@@ -62,6 +62,9 @@ TEXT_SIGNATURES: dict[str, tuple[str, ...]] = {
 }
 
 _WORD_RE = re.compile(r"[a-z0-9]{3,40}")
+_TAG_RE = re.compile(r"[a-z]{2}-[0-9]{3}")  # Outlook.com's "SC-001", "RP-001", ...
+_BRACKET_TAG_RE = re.compile(r"\[[a-z]{2,5}[0-9]{1,3}\]")  # Yahoo's "[TSS04]", iCloud's "[CS01]"
+_ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:@]{1,64}@[a-z0-9.\-]{1,255}")
 _GAP_RE = re.compile(r"\s*(?:\.\.\.|…|\[ip\])\s*")
 
 How = Literal["phrase", "code"]
@@ -83,6 +86,7 @@ class _Phrase:
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
     length: int
+    label: str = ""  # how the match is described; "" means by the entry's key phrase
 
 
 @cache
@@ -99,10 +103,18 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
         if not words:
             continue
         key = max(words, key=len)
-        tagged = phrase.startswith("[") or bool(re.fullmatch(r"[a-z]{2}-\d{3}", phrase))
+        tagged = phrase.startswith("[") or bool(_TAG_RE.fullmatch(phrase))
         length = sum(len(p) for p in parts)
         item = _Phrase(entry, parts, tagged or length >= DISTINCTIVE_PHRASE_LENGTH, length)
         index.setdefault(key, []).append(item)
+        tag = _BRACKET_TAG_RE.match(phrase)
+        if tag and tag.group(0) != phrase:
+            # the provider's tag alone ("[TSS04]") identifies the reply even when the wording around
+            # it differs from the documented phrase ("[TSS04] Messages from 192.0.2.1 temporarily ...")
+            tag_key = max(_WORD_RE.findall(tag.group(0)) or [key], key=len)
+            index.setdefault(tag_key, []).append(
+                _Phrase(entry, (tag.group(0),), True, len(tag.group(0)) // 2, f"tag {tag.group(0).upper()}")
+            )
     return {k: tuple(v) for k, v in index.items()}
 
 
@@ -180,7 +192,8 @@ def recognize(
 ) -> VendorMatch | None:
     """The best vendor reading of a reply, or None when nothing points at one of the providers."""
     low = text[:MAX_VENDOR_TEXT].lower()
-    context, host_vendor = _context(low, host)
+    # a mail address names the recipient's or sender's provider, not the server that replied
+    context, host_vendor = _context(_ADDRESS_RE.sub(" ", low) if "@" in low else low, host)
     words = set(_WORD_RE.findall(low))
     index = _phrase_index()
     best: tuple[float, _Phrase] | None = None
@@ -200,7 +213,7 @@ def recognize(
                 best = (score, ph)
     if best is not None:
         entry = best[1].entry
-        by = [f'key phrase "{entry.key_phrase}"']
+        by = [best[1].label or f'key phrase "{entry.key_phrase}"']
         if entry.vendor in context:
             by.append(context[entry.vendor])
         return VendorMatch(entry, entry.vendor, vendor_name(entry.vendor), tuple(by))
