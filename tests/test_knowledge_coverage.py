@@ -1,7 +1,7 @@
 """Coverage of the knowledge base against the reference tables, printed and asserted at 100%.
 
 Figures: codes of each reference table (tests/data/reference/*.csv) present in the knowledge base,
-and entries whose English and Russian texts are complete. Run with `pytest -s` to see them.
+and entries whose English and Russian texts are complete.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _figure(label: str, have: int, total: int) -> float:
+def _figure(capsys: pytest.CaptureFixture[str], label: str, have: int, total: int) -> float:
+    """Print one figure even while pytest captures output (the figures are the point), return it."""
     pct = 100.0 * have / total if total else 100.0
-    print(f"{label}: {have}/{total} ({pct:.1f}%)")
+    with capsys.disabled():
+        print(f"\ncoverage: {label}: {have}/{total} ({pct:.1f}%)")
     return pct
 
 
@@ -51,43 +53,46 @@ def _norm(code: str) -> str:
         return code.strip()
 
 
-def test_basic_codes_coverage() -> None:
+def test_basic_codes_coverage(capsys: pytest.CaptureFixture[str]) -> None:
     wanted = {r["code"].strip() for r in _rows("basic_reply_codes.csv")}
     have = {e.code for e in load_entries("basic")}
     missing = sorted(wanted - have)
-    assert _figure("basic reply codes in the knowledge base", len(wanted & have), len(wanted)) == 100.0, (
-        missing
-    )
+    assert (
+        _figure(capsys, "basic reply codes in the knowledge base", len(wanted & have), len(wanted)) == 100.0
+    ), missing
 
 
-def test_enhanced_codes_coverage() -> None:
+def test_enhanced_codes_coverage(capsys: pytest.CaptureFixture[str]) -> None:
     wanted = {_norm(r["code"]) for r in _rows("enhanced_status_codes.csv")}
     have = {_norm(e.code) for e in load_entries("enhanced")}
     missing = sorted(wanted - have)
-    assert _figure("enhanced status codes in the knowledge base", len(wanted & have), len(wanted)) == 100.0, (
-        missing
-    )
+    assert (
+        _figure(capsys, "enhanced status codes in the knowledge base", len(wanted & have), len(wanted))
+        == 100.0
+    ), missing
 
 
-def test_vendor_replies_coverage() -> None:
+def test_vendor_replies_coverage(capsys: pytest.CaptureFixture[str]) -> None:
     rows = _rows("vendor_codes.csv")
     wanted = {(r["key_phrase"].strip().lower(), r["enhanced_code"].strip()) for r in rows}
     have = {(e.key_phrase.strip().lower(), e.enhanced_code.strip()) for e in load_entries("vendor")}
     missing = sorted(wanted - have)
-    assert _figure("vendor replies in the knowledge base", len(wanted & have), len(wanted)) == 100.0, missing[
-        :10
-    ]
+    assert (
+        _figure(capsys, "vendor replies in the knowledge base", len(wanted & have), len(wanted)) == 100.0
+    ), missing[:10]
 
 
-def test_entries_with_complete_english_and_russian_texts() -> None:
+def test_entries_with_complete_english_and_russian_texts(capsys: pytest.CaptureFixture[str]) -> None:
     entries = load_entries("basic") + load_entries("enhanced") + load_entries("vendor")
     complete = [e for e in entries if _complete(e)]
     incomplete = [e.code for e in entries if not _complete(e)]
     assert entries
-    assert _figure("entries with complete EN+RU texts", len(complete), len(entries)) == 100.0, incomplete[:10]
+    assert _figure(capsys, "entries with complete EN+RU texts", len(complete), len(entries)) == 100.0, (
+        incomplete[:10]
+    )
 
 
-def test_reasons_used_by_entries_exist() -> None:
+def test_reasons_used_by_entries_exist(capsys: pytest.CaptureFixture[str]) -> None:
     reasons = load_reasons()
     if not reasons:
         pytest.skip("reasons.toml is not there yet")
@@ -98,5 +103,6 @@ def test_reasons_used_by_entries_exist() -> None:
     }
     unknown = sorted(used - set(reasons))
     assert (
-        _figure("reason names used by entries that are defined", len(used) - len(unknown), len(used)) == 100.0
+        _figure(capsys, "reason names used by entries that are defined", len(used) - len(unknown), len(used))
+        == 100.0
     ), unknown
