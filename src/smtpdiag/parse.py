@@ -743,13 +743,16 @@ class _DsnRecord:
         base = _parse_diagnostic(self.diag) if self.diag else None
         if base is None:
             base = Extracted(reply_code=None, enhanced=None, text="", source="dsn")
-        return replace(
-            base,
+        return Extracted(
+            reply_code=base.reply_code,
             enhanced=base.enhanced or self.status,
-            recipient=self.recipient or base.recipient,
+            text=base.text,
+            command=base.command,
             remote_host=base.remote_host or self.host,
-            action=self.action,
+            remote_ip=base.remote_ip,
+            recipient=self.recipient or base.recipient,
             source="dsn",
+            action=self.action,
         )
 
 
