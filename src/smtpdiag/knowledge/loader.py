@@ -72,7 +72,9 @@ def _entry(raw: dict[str, Any], default_kind: EntryKind, where: str) -> CodeEntr
     if retry not in RETRIES:
         raise KnowledgeDataError(f"{where}: retry {retry!r} not one of {RETRIES}")
     if kind == "vendor":
-        code = raw.get("code") or f"{raw.get('vendor', '')}:{raw.get('enhanced_code') or raw.get('reply_code')}"
+        code = (
+            raw.get("code") or f"{raw.get('vendor', '')}:{raw.get('enhanced_code') or raw.get('reply_code')}"
+        )
     else:
         code = raw.get("code", "")
     if not code:
