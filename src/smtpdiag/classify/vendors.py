@@ -45,7 +45,15 @@ def vendor_replies() -> tuple[VendorReply, ...]:
 # Words in a reply that betray which provider wrote it.
 VENDOR_TOKENS: Final[dict[str, tuple[str, ...]]] = {
     "gmail": ("gsmtp", "google", "gmail"),
-    "microsoft": ("outlook", "hotmail", "microsoft", "office365", "exchange online", "resolver.adr", "live.com"),
+    "microsoft": (
+        "outlook",
+        "hotmail",
+        "microsoft",
+        "office365",
+        "exchange online",
+        "resolver.adr",
+        "live.com",
+    ),
     "yahoo": ("yahoo", "aol", "verizonmedia", "[ts0", "[tss0"),
     "apple": ("icloud", "apple", "me.com"),
     "yandex": ("yandex",),

@@ -81,9 +81,17 @@ SENDER_HINT_RE: Final = re.compile(
 )
 SEPARATOR_RE: Final = re.compile(r"^\s{0,8}(?:[-=_*#]{3,}|\({3,})")
 # Lines that carry the remote server's words even when they are far from the address.
-ERROR_LINE_RE: Final = re.compile(
-    r"(?i)^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-]|.{0,200}\b(?:said|reason|refused|rejected)\b)"
-)
+ERROR_LINE_RE: Final = re.compile(r"^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-])")
+ERROR_WORDS: Final = ("said", "reason", "refused", "rejected")
+SEPARATOR_CHARS: Final = frozenset("-=_*#(")
+
+
+def _is_error_line(line: str) -> bool:
+    if ERROR_LINE_RE.match(line):
+        return True
+    low = line[:300].lower()
+    return any(w in low for w in ERROR_WORDS)
+
 
 SKIP_LOCAL_PARTS: Final = frozenset({"mailer-daemon", "mail-daemon", "nobody"})
 
@@ -147,6 +155,8 @@ def _skip(addr: str, excluded: set[str]) -> bool:
 
 def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     """(address, at_line_start) of the failed address a line is about, or None."""
+    if "@" not in line:
+        return None
     m = LEADING_ADDR_RE.match(line)
     if m:
         addr = m.group(1).lower().strip(".")
@@ -199,7 +209,7 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if cur is None and pending and pending[-1] != "":
                 pending.append("")
             continue
-        if SEPARATOR_RE.match(line):
+        if stripped[0] in SEPARATOR_CHARS and SEPARATOR_RE.match(line):
             if cur is not None and cur_lines > 0:
                 cur = None
             continue
@@ -241,7 +251,7 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             found[cur].append(stripped)
             cur_lines += 1
         else:
-            if ERROR_LINE_RE.match(line) and len(orphans) < MAX_DIAG_LINES:
+            if len(orphans) < MAX_DIAG_LINES and _is_error_line(line):
                 orphans.append(stripped)
             if cur is None:
                 pending.append(stripped)
