@@ -107,16 +107,28 @@ def _heading(console: Console, text: str) -> None:
     console.print(text, style="bold", markup=False)
 
 
-def _para(console: Console, text: str, indent: int = 2) -> None:
-    from rich.padding import Padding
+def _para(console: Console, text: str, indent: int = 2, first: str | None = None) -> None:
+    """A paragraph wrapped to the console width with a hanging indent (no trailing padding)."""
+    import textwrap
+
     from rich.text import Text
 
-    console.print(Padding(Text(text), (0, 0, 0, indent), expand=False))
+    pad = " " * indent
+    width = max(20, (console.width or 80) - 1)
+    wrapped = textwrap.fill(
+        text,
+        width=width,
+        initial_indent=first if first is not None else pad,
+        subsequent_indent=pad,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    console.print(Text(wrapped), soft_wrap=True)
 
 
 def _bullets(console: Console, items: Iterable[str]) -> None:
     for item in items:
-        _para(console, f"- {item}")
+        _para(console, item, indent=4, first="  - ")
 
 
 def print_diagnosis(diagnosis: Diagnosis, console: Console | None = None) -> None:
@@ -216,7 +228,7 @@ def print_entry(
         console.print()
         _heading(console, _label(lang, "vendor-meanings"))
         for v in vendor_entries:
-            _para(console, f"- {v.vendor} {v.code}: {v.title}")
+            _para(console, f"{v.vendor} {v.code}: {v.title}", indent=4, first="  - ")
 
 
 def print_codes_table(entries: Sequence[CodeEntry], lang: Lang, console: Console | None = None) -> None:
