@@ -137,3 +137,27 @@ def test_envelope_block_cannot_be_injected() -> None:
     assert msg.data is not None
     head = msg.data[: -len(BODY)]
     assert b"\r\nBcc:" not in head and b"\r\nX: y" not in head
+
+
+def test_concurrent_commits_share_directory_fsyncs(tmp_path: Path) -> None:
+    import threading
+
+    store = MaildirStore(tmp_path)
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(25):
+            msg_id = store_one(store)
+            with lock:
+                ids.append(msg_id)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 200
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(ids)
+    assert store._synced == store._tickets == 200  # every rename covered by a directory fsync
+    store.close()

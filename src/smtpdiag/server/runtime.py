@@ -106,6 +106,8 @@ class SmtpSession(asyncio.Protocol):
         self.busy = False
         self.held = bytearray()
         self.reading_paused = False
+        self.batching = False  # inside _run: replies are gathered in wbuf
+        self.wbuf: list[bytes] = []
         # the message being received
         self.writer: MessageWriter | None = None
         self.write_error: StorageError | None = None
@@ -184,7 +186,18 @@ class SmtpSession(asyncio.Protocol):
     # --- carrying out the core's outputs --------------------------------------------------------
 
     def _run(self, outputs: Sequence[Output]) -> None:
-        """Carry out outputs synchronously until one needs waiting; then continue in a task."""
+        """Carry out outputs synchronously until one needs waiting; then continue in a task.
+
+        Replies to pipelined commands are gathered and written with one write at the end.
+        """
+        self.batching = True
+        try:
+            self._run_outputs(outputs)
+        finally:
+            self.batching = False
+            self._flush()
+
+    def _run_outputs(self, outputs: Sequence[Output]) -> None:
         for i, out in enumerate(outputs):
             if self.closed:
                 return
@@ -208,11 +221,12 @@ class SmtpSession(asyncio.Protocol):
 
     def _run_rest(self, first: Sequence[Output], rest: Sequence[Output]) -> None:
         if rest:
-            self._run([*first, *rest])
+            self._run_outputs([*first, *rest])
         else:
-            self._run(first)
+            self._run_outputs(first)
 
     def _go_async(self, outputs: Sequence[Output]) -> None:
+        self._flush()
         self.busy = True
         if not self.reading_paused and self.transport is not None:
             self.reading_paused = True
@@ -266,13 +280,23 @@ class SmtpSession(asyncio.Protocol):
     def _send(self, out: Send) -> None:
         if self.transcript is not None:
             self.transcript.reply(out.data.decode("utf-8", "replace"))
-        if self.transport is not None:
+        if self.batching:
+            self.wbuf.append(out.data)
+        elif self.transport is not None:
             self.transport.write(out.data)
+
+    def _flush(self) -> None:
+        if self.wbuf:
+            data = b"".join(self.wbuf) if len(self.wbuf) > 1 else self.wbuf[0]
+            self.wbuf.clear()
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.write(data)
 
     def _write_reply(self, reply: Reply) -> None:
         data = R.wire(reply)
         if self.transcript is not None:
             self.transcript.reply(data.decode("utf-8", "replace"))
+        self._flush()
         if self.transport is not None:
             self.transport.write(data)
 
@@ -539,6 +563,7 @@ class SmtpSession(asyncio.Protocol):
     def _close(self) -> None:
         if self.closed:
             return
+        self._flush()
         if self.policy is not None and self.policy.raw_output is not None and self.transport is not None:
             self.transport.write(self.policy.raw_output)
             self.policy.raw_output = None

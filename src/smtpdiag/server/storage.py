@@ -88,6 +88,7 @@ class StoredMessage:
     subject: str = ""
     message_id: str = ""
     data: bytes | None = field(default=None, repr=False)
+    described: bool = field(default=False, repr=False)  # subject / message_id filled in
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -238,6 +239,14 @@ def _header_text(value: object) -> str:
 # Memory
 
 
+def _describe_once(meta: StoredMessage) -> None:
+    if meta.data is not None and not meta.described:
+        info = _describe(meta.data[:HEADER_PEEK_BYTES])
+        meta.subject = info["subject"]
+        meta.message_id = info["message_id"]
+        meta.described = True
+
+
 class _MemoryWriter(MessageWriter):
     __slots__ = ("_chunks", "_meta", "_store", "size")
 
@@ -256,11 +265,7 @@ class _MemoryWriter(MessageWriter):
         data = b"".join(self._chunks)
         self._chunks = []
         meta.size = len(data)
-        meta.data = data
-        if data:
-            info = _describe(data[:HEADER_PEEK_BYTES])
-            meta.subject = info["subject"]
-            meta.message_id = info["message_id"]
+        meta.data = data  # Subject and Message-ID are parsed when first listed, not on the hot path
         self._store._add(meta)
         return meta
 
@@ -327,11 +332,16 @@ class MemoryStore(MessageStore):
         limit = max(0, min(limit, MAX_LIST))
         with self._lock:
             items = list(self._messages.values())[-limit:] if limit else []
+        for meta in items:
+            _describe_once(meta)
         return items
 
     def get(self, message_id: str) -> StoredMessage | None:
         with self._lock:
-            return self._messages.get(message_id)
+            meta = self._messages.get(message_id)
+        if meta is not None:
+            _describe_once(meta)
+        return meta
 
     def clear(self) -> int:
         with self._lock:
@@ -386,7 +396,8 @@ class _MaildirWriter(MessageWriter):
         meta = self._meta
         try:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if store.fsync:
+                _datasync(self._file.fileno())
             self._file.close()
             total = self._head_len + self.size
             final = f"{self._name},S={total}"
@@ -409,6 +420,9 @@ class _MaildirWriter(MessageWriter):
             self._file.close()
         with contextlib.suppress(OSError):
             os.unlink(self._tmp_path)
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # data and size; the name is made durable by the dir fsync
 
 
 def _storage_error(exc: OSError) -> StorageError:
@@ -444,6 +458,10 @@ class MaildirStore(MessageStore):
         self._pid = os.getpid()
         self._new_fd: int | None = None
         self._dir_lock = threading.Lock()
+        self._sync_cond = threading.Condition(self._dir_lock)
+        self._tickets = 0  # renames into new/ so far
+        self._synced = 0  # renames covered by a finished directory fsync
+        self._syncing = False
         self._free_checked_at = 0.0
         self._free_ok = True
         if quota is not None:
@@ -460,13 +478,38 @@ class MaildirStore(MessageStore):
             self._account(_describe(head)["recipients"], size)
 
     def _fsync_new(self) -> None:
+        """fsync new/ after a rename into it; concurrent callers share one fsync (group commit).
+
+        A caller takes a ticket after its rename. A directory fsync that *starts* after the ticket
+        was taken covers that rename; so a caller waits for a running fsync to end, and then either
+        finds its ticket covered by one that started later, or runs one itself.
+        """
         if not self.fsync:
             return
-        with self._dir_lock:
+        with self._sync_cond:
+            self._tickets += 1
+            ticket = self._tickets
+            while True:
+                if self._synced >= ticket:
+                    return
+                if not self._syncing:
+                    break
+                self._sync_cond.wait()
+            self._syncing = True
+            covers = self._tickets
             if self._new_fd is None:
                 self._new_fd = os.open(self.root / "new", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
             fd = self._new_fd
-        os.fsync(fd)
+        ok = False
+        try:
+            os.fsync(fd)
+            ok = True
+        finally:
+            with self._sync_cond:
+                if ok:
+                    self._synced = max(self._synced, covers)
+                self._syncing = False
+                self._sync_cond.notify_all()
 
     def close(self) -> None:
         with self._dir_lock:
