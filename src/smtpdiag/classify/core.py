@@ -142,6 +142,8 @@ YIELDS_TO_TEXT: Final[dict[str, frozenset[str]]] = {
             "authfailure",
             "spamdetected",
             "policyviolation",
+            "ratelimited",
+            "filtered",
         }
     ),
     "hostunknown": frozenset({"networkerror", "notaccept"}),
@@ -190,6 +192,10 @@ def _weigh(
     else:
         weak = phrases.match_weak(low) if low else None
         vague = code_reason in VAGUE_CODE_REASONS and code_reason != "expired"
+        # A bare "rejected"/"denied" says less than an X.7.X security code, unless the refusal was of
+        # the sender (MAIL FROM), where it means the sender was rejected.
+        if weak and weak[0] == "rejected" and code_reason == "securityerror" and cmd != "MAIL":
+            vague = False
         if weak and (not code_reason or (vague and not specific)):
             reason, why = weak[0], f"text {weak[1]!r}"
         elif code_reason:

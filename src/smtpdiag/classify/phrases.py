@@ -466,7 +466,6 @@ SPAMDETECTED = ReasonPhrases(
         "probable spam",
         "suspicious content",
         "dangerous content",
-        "message filtered",
         "message content denied",
         "mail content denied",
         "blacklisted url",
@@ -528,6 +527,8 @@ POLICYVIOLATION = ReasonPhrases(
 AUTHFAILURE = ReasonPhrases(
     "authfailure",
     (
+        "bad spf",
+        "spf records for",
         "spf record of the sending domain",
         "check the spf record",
         "dmarc",
@@ -948,7 +949,6 @@ NOTACCEPT = ReasonPhrases(
     (
         "no mx record",
         "indicated no smtp service",
-        "no smtp service",
         "couldn't find a mail exchanger",
         "could not find a mail exchanger",
         "no mx found",
@@ -1076,6 +1076,8 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
 BLOCKED_HOST = ReasonPhrases(
     "blocked",
     (
+        "smtp server of your isp",
+        "invalid ip for sending mail",
         "client host blocked",
         "ip source bloquee",
         "adresse ip source bloquee",
