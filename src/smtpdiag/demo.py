@@ -8,10 +8,14 @@ table. Works offline on a fresh machine: everything comes from the package's own
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from smtpdiag.cli.render import make_console, print_codes_table, print_diagnosis, print_entry
 from smtpdiag.explain import entry_text, explain
 from smtpdiag.knowledge.lookup import list_codes, lookup, lookup_vendor
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SEED_CASES: tuple[str, ...] = (
     "550 5.7.1 This message is rejected by our SPAM filters. Please refer "
@@ -31,38 +35,39 @@ MORE_CASES: tuple[str, ...] = (
 )
 
 
-def _rule(console: object, title: str) -> None:
-    from rich.console import Console
-
-    assert isinstance(console, Console)
+def _rule(console: Console, title: str) -> None:
     console.rule(title, style="dim")
+
+
+def _compact(console: Console, text: str, lang: str, prefix: str) -> None:
+    """One explanation in a few lines: the summary, the notes, and what to do."""
+    shown = text if len(text) <= 100 else text[:97] + "..."
+    console.print(f"$ smtpdiag explain {prefix}{shown!r}", style="dim", markup=False)
+    d = explain(text, lang)
+    console.print(d.summary, markup=False, style="bold")
+    for note in d.notes:
+        console.print(f"  - {note}", markup=False)
+    if d.what_to_do:
+        label = "Что делать" if lang == "ru" else "What to do"
+        console.print(f"  {label}: {d.what_to_do}", markup=False)
+    console.print()
 
 
 def main() -> int:
     console = make_console()
-    _rule(console, "smtpdiag explain: the seed readers' questions (English)")
-    for text in SEED_CASES:
-        console.print(f"$ smtpdiag explain {text!r}", style="dim", markup=False)
-        print_diagnosis(explain(text, "en"), console)
-        console.print()
+    _rule(console, "smtpdiag explain: the seed readers' questions")
+    first, *rest = SEED_CASES
+    console.print(f"$ smtpdiag explain {first!r}", style="dim", markup=False)
+    print_diagnosis(explain(first, "en"), console)
+    console.print()
+    for text in rest:
+        _compact(console, text, "en", "")
     _rule(console, "smtpdiag explain --lang ru: те же вопросы по-русски")
     for text in SEED_CASES:
-        console.print(f"$ smtpdiag explain --lang ru {text!r}", style="dim", markup=False)
-        d = explain(text, "ru")
-        console.print(d.summary, markup=False, style="bold")
-        for note in d.notes:
-            console.print(f"  - {note}", markup=False)
-        if d.what_to_do:
-            console.print(f"  Что делать: {d.what_to_do}", markup=False)
-        console.print()
-    _rule(console, "more failures: a Postfix bounce, a Python exception, a code that contradicts its text")
+        _compact(console, text, "ru", "--lang ru ")
+    _rule(console, "a Postfix bounce, a Python exception, a code that contradicts its text")
     for text in MORE_CASES:
-        console.print(f"$ smtpdiag explain {text[:90]!r}...", style="dim", markup=False)
-        d = explain(text, "en")
-        console.print(d.summary, markup=False, style="bold")
-        for note in d.notes:
-            console.print(f"  - {note}", markup=False)
-        console.print()
+        _compact(console, text, "en", "")
     _rule(console, "smtpdiag code 550")
     entry = lookup("550")
     if entry is not None:

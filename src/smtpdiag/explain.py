@@ -205,11 +205,11 @@ _T: Final[dict[str, dict[str, str]]] = {
         "vendor": "Recognised as a reply from {name} ({by}).",
         "aup": (
             "{tag} is a Comcast/Xfinity policy code (AUP: Acceptable Use Policy). Despite the words "
-            "\u201cserver not available\u201d nothing is broken: Comcast's mail servers refused the "
-            "connection by policy, usually because of the sending IP address (reputation, volume, a "
-            "dynamic or residential range, missing reverse DNS). Codes starting with 5 are refusals, with 4 "
-            "deferrals. Check the IP on blocklists, make sure the sending server has reverse DNS and "
-            "SPF/DKIM, and if it persists contact Comcast's postmaster quoting the full code."
+            "\u201cserver not available\u201d nothing is broken: Comcast's mail servers refused the mail "
+            "by policy, usually because of the sending IP address (reputation, volume, a dynamic or "
+            "residential range, missing reverse DNS). With a 5xx reply code it is a refusal, with a 4xx "
+            "code a deferral. Check the IP on blocklists, make sure the sending server has reverse DNS "
+            "and SPF/DKIM, and if it persists contact Comcast's postmaster quoting the full code."
         ),
         "aup-title": "Refused by Comcast/Xfinity policy (AUP code)",
         "nonstandard": (
@@ -334,9 +334,9 @@ _T: Final[dict[str, dict[str, str]]] = {
         "aup": (
             "{tag} — код политики Comcast/Xfinity (AUP, Acceptable Use Policy — правила допустимого "
             "использования). Несмотря на слова «server not available», ничего не сломано: почтовые "
-            "серверы Comcast отказали в соединении по своим правилам, обычно из-за IP-адреса отправителя "
+            "серверы Comcast не приняли письмо по своим правилам, обычно из-за IP-адреса отправителя "
             "(репутация, объём рассылки, динамический или «домашний» диапазон, нет обратной записи DNS). "
-            "Коды на 5 — отказ, на 4 — отсрочка. Проверьте IP по чёрным спискам, настройте обратную "
+            "С кодом ответа 5xx это отказ, с 4xx — отсрочка. Проверьте IP по чёрным спискам, настройте "
             "зону (PTR), SPF и DKIM, а если не поможет — напишите постмастеру Comcast, указав код целиком."
         ),
         "aup-title": "Отказ по правилам Comcast/Xfinity (код AUP)",
