@@ -87,8 +87,10 @@ def prefer_status(field_status: str, diag_status: str, reply: str) -> str:
 
 
 def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
+    echo_only = False
     if not f.command:
         f.command = infer_command(f.diagnostic, f.recipient)
+        echo_only = bool(f.command) and not infer_command(f.diagnostic)
     reply = f.replycode or find_reply_code(f.diagnostic)
     status = prefer_status(f.status, find_status(f.diagnostic), reply)
     if f.reason:
@@ -103,7 +105,8 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
             f.diagnostic,
             reply_code=int(reply) if reply else None,
             status=status or None,
-            command=f.command or None,
+            # An echoed address only suggests RCPT; a mailbox-status code (X.2.X) says more.
+            command=(None if echo_only and (status[2:4] == "2.") else f.command) or None,
             vendor=f.vendor or vendor_hint(f"{f.remote_mta} {f.recipient.partition('@')[2]}".lower()),
             diagnostic_type=f.diagnostic_type or None,
             in_bounce=True,

@@ -1076,6 +1076,7 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
 BLOCKED_HOST = ReasonPhrases(
     "blocked",
     (
+        "service refuse",
         "smtp server of your isp",
         "invalid ip for sending mail",
         "client host blocked",
