@@ -706,3 +706,47 @@ def test_issue_reply_list_is_covered() -> None:
     }  # fmt: skip
     have = {(r.code, r.enhanced) for r in R.REPLIES.values()}
     assert wanted <= have, wanted - have
+
+
+# ------------------------------------------------------------------------------ corners
+@pytest.mark.parametrize(
+    ("setup", "line", "expected"),
+    [
+        ({"smtputf8": False}, "MAIL FROM:<a@b.test> SMTPUTF8", (555, "5.5.4")),
+        ({"dsn": False}, "MAIL FROM:<a@b.test> RET=FULL", (555, "5.5.4")),
+        ({}, "MAIL FROM:<@relay.test,a@b.test>", (501, "5.1.7")),  # source route without ':'
+        ({}, r'MAIL FROM:<"a\"b>c"@b.test>', (250, "2.1.0")),  # quoted local part with escapes and '>'
+        ({}, 'MAIL FROM:<"unterminated@b.test>', (501, "5.1.7")),
+        ({}, "MAIL FROM:<a@b.test> =x", (501, "5.5.4")),
+        ({}, "MAIL FROM:<a@" + "d" * 64 + ".test>", (501, "5.1.7")),  # a label over 63 octets
+    ],
+)
+def test_mail_corners(setup: dict[str, object], line: str, expected: tuple[int, str]) -> None:
+    d = ready(**setup)
+    assert code(d.cmd(line)) == expected
+
+
+def test_rcpt_corners() -> None:
+    d = ready()
+    d.cmd("MAIL FROM:<a@b.test>")
+    assert code(d.cmd("RCPT TO:<u@example.com> NOTIFY")) == (501, "5.5.4")
+    assert code(d.cmd("RCPT TO:<u@example.com> ==")) == (501, "5.5.4")
+    d = Driver(make_settings())
+    d.cmd("HELO c")
+    d.cmd("MAIL FROM:<a@b.test>")
+    assert code(d.cmd("RCPT TO:<u@example.com> NOTIFY=NEVER")) == (555, "5.5.4")  # no EHLO, no parameters
+
+
+def test_bdat_corners() -> None:
+    d = in_rcpt()
+    assert code(d.feed(b"BDAT 3 NOTLAST\r\n")[0]) == (501, "5.5.4")
+    assert d.closed
+    d = ready()
+    assert [code(r) for r in d.feed(b"BDAT 0\r\nNOOP\r\n")] == [(503, "5.5.1"), (250, "2.0.0")]
+    st = make_settings()
+    d = Driver(
+        st, RecordingPolicy(st, {"data": Decision(R.SERVICE_UNAVAILABLE, disconnect=True, delay_seconds=1)})
+    )
+    d.ehlo()
+    replies = d.feed(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<u@example.com>\r\nBDAT 3 LAST\r\nabc")
+    assert code(replies[-1]) == (421, "4.3.2") and d.closed and d.messages == []

@@ -739,10 +739,7 @@ class ServerConnection:
         if refusal is not None:
             self._chunk_refusal = None
             self._state = self._chunk_return
-            if refusal.code >= 400:
-                self._error(refusal, "BDAT refused")
-            else:
-                self._send(refusal)
+            self._error(refusal, "BDAT refused")
             return
         if self._msg_doom is not None:
             reply = R.MESSAGE_TOO_BIG
