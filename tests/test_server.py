@@ -355,3 +355,118 @@ def test_unknown_and_bad_sequence_commands() -> None:
         raw.send(b"X" * 600 + b"\r\n")
         assert raw.reply().startswith("500 5.5.6")
         raw.close()
+
+
+def test_minimum_data_rate() -> None:
+    with running(data_timeout=0.3, min_data_rate=1000) as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nDATA\r\n")
+        for _ in range(4):
+            raw.reply()
+        start = time.monotonic()
+        got = ""
+        while time.monotonic() - start < 5:  # a slow drip: 10 octets every 50 ms = 200 octets/s
+            try:
+                raw.send(b"x" * 8 + b"\r\n")
+            except OSError:
+                break
+            raw.sock.settimeout(0.05)
+            try:
+                got = raw.reply()
+                break
+            except (TimeoutError, ConnectionError):
+                continue
+        assert got.startswith("421 4.4.2"), got
+        assert 0.3 <= time.monotonic() - start < 3
+    assert server.store.count() == 0
+
+
+def test_transcripts_written_as_json_lines(tmp_path: Path) -> None:
+    import json
+
+    with (
+        running(transcript_dir=str(tmp_path / "t"), users={"bob": "hunter2"}) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.starttls(context=client_tls_context(server))
+        client.ehlo()
+        client.user, client.password = "bob", "hunter2"
+        client.auth("LOGIN", client.auth_login)
+        client.sendmail("a@s.test", ["u@local.test"], MESSAGE)
+    time.sleep(0.2)
+    [path] = list((tmp_path / "t").iterdir())
+    text = path.read_text()
+    assert "hunter2" not in text and "aHVudGVyMg" not in text and "Ym9i" not in text  # nor base64
+    entries = [json.loads(line) for line in text.splitlines()]
+    assert entries[0]["line"] == "connect" and entries[-1]["line"] == "close"
+    assert all(isinstance(e["t"], float) for e in entries)
+    commands = [e["line"] for e in entries if e["dir"] == "c"]
+    assert commands[0].upper().startswith("EHLO") and "STARTTLS" in commands
+    assert any(e["dir"] == "s" and e["line"].startswith("235") for e in entries)
+    assert any(e["dir"] == "event" and e["line"] == "stored" for e in entries)
+
+
+def test_uvloop_event_loop_with_starttls() -> None:
+    pytest.importorskip("uvloop")
+    values = {"listen": "127.0.0.1:0", "storage": "memory", "users": {"u": "p"}}
+    thread = ServerThread(Settings().merge(values), use_uvloop=True)
+    server = thread.start()
+    try:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.starttls(context=client_tls_context(server))
+            client.login("u", "p")
+            client.sendmail("a@s.test", ["u@local.test"], MESSAGE)
+            client.sendmail("a@s.test", ["v@local.test"], MESSAGE)
+        assert server.store.count() == 2
+    finally:
+        thread.stop(grace=0.5)
+
+
+def test_http_api_on_the_running_server() -> None:
+    import json
+    import urllib.request
+
+    with running(http_listen="127.0.0.1:0") as server:
+        assert server.http_port
+        base = f"http://127.0.0.1:{server.http_port}"
+        req = urllib.request.Request(
+            f"{base}/rules",
+            data=json.dumps({"stage": "rcpt", "recipient": "x@*", "code": 550, "enhanced": "5.1.1"}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 201
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            refused = client.sendmail("a@s.test", ["x@local.test", "y@local.test"], MESSAGE)
+            assert refused["x@local.test"][0] == 550
+        with urllib.request.urlopen(f"{base}/messages", timeout=5) as resp:
+            body = json.load(resp)
+        assert body["count"] == 1 and body["messages"][0]["recipients"] == ["y@local.test"]
+        with urllib.request.urlopen(f"{base}/sessions", timeout=5) as resp:
+            sessions = json.load(resp)["sessions"]
+        assert any(e["line"].startswith("550 5.1.1") for s in sessions for e in s["entries"])
+
+
+def test_plaintext_pipelined_after_starttls_is_discarded() -> None:
+    with running() as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c\r\n")
+        raw.reply()
+        raw.send(b"STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n")
+        assert raw.reply().startswith("220 2.0.0")
+        assert raw.buf == b""
+        tls_sock = client_tls_context(server).wrap_socket(raw.sock, server_hostname="127.0.0.1")
+        tls_sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            tls_sock.recv(100)  # no reply to the injected MAIL, in plaintext or in TLS
+        tls_sock.settimeout(5)
+        tls_sock.sendall(b"RCPT TO:<u@local.test>\r\n")  # the injected MAIL did not start a transaction
+        assert tls_sock.recv(1000).startswith(b"503")
+        tls_sock.sendall(b"EHLO c\r\nMAIL FROM:<a@s.test>\r\n")
+        data = b""
+        while data.count(b"\r\n250 ") < 2:
+            data += tls_sock.recv(1000)
+        assert b"250 2.1.0" in data
+        tls_sock.close()

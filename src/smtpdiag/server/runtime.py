@@ -174,6 +174,9 @@ class SmtpSession(asyncio.Protocol):
             return
         if self.in_data:
             self.data_bytes += len(data)
+            self._check_rate()
+            if self.closed:
+                return
         assert self.conn is not None
         self._run(self.conn.receive_data(data))
 
