@@ -226,3 +226,13 @@ def test_provider_code_outside_the_registry_is_not_called_unknown() -> None:
     assert d.vendor == "microsoft"
     assert d.entries[0].kind == "vendor"
     assert not any("not in the IANA registry" in n for n in d.notes)
+
+
+def test_wording_alone_can_still_be_diagnosed() -> None:
+    d = explain("Sorry, the mailbox is full", "en")
+    assert d.found == "none"
+    assert d.diagnosed
+    assert d.reason == "mailboxfull"
+    assert any("wording alone" in n for n in d.notes)
+    undiagnosed = explain("hello, my mail does not work", "en")
+    assert undiagnosed.retry == "n/a" and undiagnosed.retry_advice == ""

@@ -224,6 +224,7 @@ _T: Final[dict[str, dict[str, str]]] = {
         ),
         "many": "The text holds {n} SMTP replies; this explains the one that tells most about the failure.",
         "positive": "This reply reports success: the server accepted the command.",
+        "wording-only": "No SMTP reply code was found; this diagnosis rests on the wording alone.",
         "from-status": "Only an enhanced status code was found (no reply text from the server).",
         "failure-title-not-smtp": "The server did not speak SMTP",
         "failure-not-smtp": (
@@ -352,6 +353,7 @@ _T: Final[dict[str, dict[str, str]]] = {
         ),
         "many": "В тексте {n} ответов SMTP; объяснён тот, что больше всего говорит о сбое.",
         "positive": "Это ответ об успехе: сервер принял команду.",
+        "wording-only": "Кода ответа SMTP в тексте нет; диагноз поставлен только по формулировке.",
         "from-status": "Найден только расширенный код статуса (текста ответа сервера нет).",
         "failure-title-not-smtp": "Сервер ответил не по протоколу SMTP",
         "failure-not-smtp": (
@@ -554,13 +556,18 @@ def _no_reply(text: str, lang: Lang) -> Diagnosis:
     cls = classify(text[:4096])
     reason = cls.reason
     rentry = reason_entry(reason) if reason not in ("undefined", "onhold") else None
+    notes: tuple[str, ...] = ()
+    retry = cls.retry
     if rentry is not None:
         rt = rentry.text(lang)
         title, meaning, todo = rt.title, rt.meaning, rt.sender_action
         summary = f"{title}. {meaning}"
+        notes = (_t(lang, "wording-only"),)
+        advice = _t(lang, f"retry-{retry}") if f"retry-{retry}" in _T[lang] else ""
     else:
         title, meaning, todo = _t(lang, "no-reply-title"), _t(lang, "no-reply"), ""
         summary = f"{title}. {meaning}"
+        retry, advice = "n/a", ""
     return Diagnosis(
         lang=lang,
         found="none",
@@ -577,12 +584,12 @@ def _no_reply(text: str, lang: Lang) -> Diagnosis:
         reason_meaning=meaning,
         permanent=cls.permanent,
         hardbounce=cls.hardbounce,
-        retry=cls.retry,
-        retry_advice=_t(lang, f"retry-{cls.retry}") if f"retry-{cls.retry}" in _T[lang] else "",
+        retry=retry,
+        retry_advice=advice,
         summary=summary,
         what_to_do=todo,
         entries=(),
-        notes=(),
+        notes=notes,
         evidence=cls.evidence,
         conflict=cls.conflict,
         failure=None,
@@ -641,7 +648,10 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
     conflict_key = getattr(cls, "conflict_key", None) if not aup else None
     if conflict_key:
         key = f"conflict-{conflict_key}"
-        if key in _T[lang]:
+        if key not in _T[lang]:
+            if lang == "en" and cls.conflict:  # a disagreement we have no translation for yet
+                notes.append(cls.conflict)
+        else:
             notes.append(
                 _t(lang, key, reason=reason_title, esc=item.enhanced or "", code=item.reply_code or "")
             )
