@@ -307,3 +307,10 @@ def test_cli_dsn_mailed_back_to_sender(tmp_path: Path) -> None:
     ((sender, rcpts, body),) = messages
     assert sender.startswith("FROM:<>") and rcpts == ["TO:<a@x.test>"]  # null sender: never bounces back
     assert b"multipart/report" in body and b"Final-Recipient: rfc822; c@y.test" in body
+
+
+async def test_bad_domain_is_an_address_error() -> None:
+    with pytest.raises(AddressError, match="not a valid host name"):
+        await send_async(MSG, sender="a@x.test", recipients=["u@bad..domain"])
+    with pytest.raises(AddressError):
+        await send_async(MSG, sender="a@x.test", recipients=["u@x.test"], server="bad host:25")

@@ -109,7 +109,9 @@ def parse_server(server: str) -> tuple[str, int]:
     text = server.strip()
     port = 53
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"unclosed '[' in DNS server {server!r}")
         if rest:
             if not rest.startswith(":"):
                 raise ValueError(f"bad DNS server {server!r}")

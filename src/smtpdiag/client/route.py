@@ -57,12 +57,26 @@ def parse_target(text: str, *, default_port: int = 25, use_mx: bool | None = Non
         literal = _is_ip(host)
     if port is not None and not 0 < port < 65536:
         raise ValueError(f"port out of range in {text!r}")
-    if not host:
-        raise ValueError(f"no host in {text!r}")
+    if not literal:
+        host = _hostname(host, text)
     mx = use_mx if use_mx is not None else (port is None and not literal)
-    return Target(
-        host=host.rstrip(".").lower() if not literal else host, port=port or default_port, use_mx=mx
-    )
+    return Target(host=host, port=port or default_port, use_mx=mx)
+
+
+def _hostname(host: str, text: str) -> str:
+    """A DNS host name in lower-case ASCII (IDNA for international names); ValueError if not one."""
+    name = host.rstrip(".").lower()
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"not a valid host name: {text!r}") from None
+    labels = name.split(".")
+    if not name or len(name) > 253 or any(not 0 < len(label) < 64 for label in labels):
+        raise ValueError(f"not a valid host name: {text!r}")
+    if any(not (c.isascii() and (c.isalnum() or c in "-_")) for label in labels for c in label):
+        raise ValueError(f"not a valid host name: {text!r}")
+    return name
 
 
 def _is_ip(text: str) -> bool:

@@ -444,14 +444,16 @@ async def send_async(
     timeouts = timeouts or Timeouts()
     routes: dict[Target, list[str]] = {}
     unique = list(dict.fromkeys(recipients))
-    if server is not None:
-        routes[parse_target(server, default_port=port, use_mx=False)] = unique
-    else:
-        for rcpt in unique:
-            domain = rcpt.rpartition("@")[2].lower()
-            routes.setdefault(
-                parse_target(domain, default_port=port, use_mx=not domain.startswith("[")), []
-            ).append(rcpt)
+    try:
+        if server is not None:
+            routes[parse_target(server, default_port=port, use_mx=False)] = unique
+        else:
+            for rcpt in unique:
+                domain = rcpt.rpartition("@")[2].lower()
+                target = parse_target(domain, default_port=port, use_mx=not domain.startswith("["))
+                routes.setdefault(target, []).append(rcpt)
+    except ValueError as exc:
+        raise AddressError(str(exc)) from None
     session = SMTPSession(timeouts=timeouts, lang=lang)
     results: dict[str, RecipientResult] = {}
     for target, rcpts in routes.items():
