@@ -750,3 +750,16 @@ def test_bdat_corners() -> None:
     d.ehlo()
     replies = d.feed(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<u@example.com>\r\nBDAT 3 LAST\r\nabc")
     assert code(replies[-1]) == (421, "4.3.2") and d.closed and d.messages == []
+
+
+def test_starttls_injection_at_every_split() -> None:
+    stream = b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@attacker.test>\r\nRCPT TO:<u@example.com>\r\nDATA\r\n"
+    for cut in range(len(stream) + 1):
+        d = Driver(make_settings())
+        d.feed(stream[:cut])
+        d.feed(stream[cut:])
+        assert d.wants_tls, cut
+        assert d.events(MailFrom) == [], cut
+        d.conn.tls_started()
+        assert d.conn.state is State.GREETED
+        assert code(d.cmd("RCPT TO:<u@example.com>")) == (503, "5.5.1")
