@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -283,3 +284,50 @@ def test_cli_probe_refused_exit_75() -> None:
     out = CliRunner().invoke(cli, ["probe", f"127.0.0.1:{free_port()}", "--timeout-connect", "2"])
     assert out.exit_code == 75
     assert "FAILED at CONNECT" in out.output and "refused" in out.output
+
+
+async def test_refused_first_mx_then_the_next_one() -> None:
+    zone = """
+    two.test.       60 IN MX 10 down.two.test.
+    two.test.       60 IN MX 20 up.two.test.
+    down.two.test.  60 IN A 127.0.0.2
+    up.two.test.    60 IN A 127.0.0.1
+    """
+    async with ScriptedSMTP() as s:  # listens on 127.0.0.1 only: 127.0.0.2 refuses
+        with LoopbackDNS(zone) as dns_server:
+            result = await probe_async("two.test", port=s.port, dns_server=dns_server.address, timeouts=FAST)
+    assert result.verdict.ok and result.host == "up.two.test"
+    errors = [e for e in result.transcript if e.kind == "error"]
+    assert errors and errors[0].step == "CONNECT" and "refused" in errors[0].text
+
+
+def test_cli_probe_with_data_auth_from_env_and_russian(tmp_path: Path) -> None:
+    import asyncio
+
+    certs = make_certs(tmp_path)
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: hi\n\nbody\n")
+
+    async def scenario() -> tuple[Any, ScriptedSMTP]:
+        ctx = server_context(certs.cert, certs.key)
+        async with ScriptedSMTP(
+            tls_context=ctx, auth=("alice", "pw-123"), replies={"DOT": "554 5.7.1 spam"}
+        ) as s:
+            args = ["probe", s.address, "--auth", "alice", "--from", "a@x.test", "--rcpt", "b@y.test"]
+            args += ["--data", str(message), "--lang", "ru", "--cafile", str(certs.ca)]
+            runner = CliRunner(env={"SMTPDIAG_PASSWORD": "pw-123"})
+            out = await asyncio.to_thread(runner.invoke, cli, args)
+            return out, s
+
+    out, server = asyncio.run(scenario())
+    assert out.exit_code == 69, out.output
+    assert "VERDICT: FAILED at DOT" in out.output
+    assert "pw-123" not in out.output and "AUTH PLAIN <redacted>" in out.output
+    assert any("\u0400" <= ch <= "\u04ff" for ch in out.output)  # the explanation is in Russian
+    assert "validates for" in out.output  # CA-signed certificate checked against --cafile
+    assert len(server.commands) > 0
+
+
+def test_cli_probe_auth_without_password_source_is_usage_error() -> None:
+    out = CliRunner().invoke(cli, ["probe", "127.0.0.1:1", "--auth", "alice"])
+    assert out.exit_code == 64 and "SMTPDIAG_PASSWORD" in out.output
