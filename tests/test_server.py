@@ -470,3 +470,26 @@ def test_plaintext_pipelined_after_starttls_is_discarded() -> None:
             data += tls_sock.recv(1000)
         assert b"250 2.1.0" in data
         tls_sock.close()
+
+
+@pytest.mark.parametrize("storage", ["memory", "maildir"])
+def test_shutdown_lets_the_message_under_way_finish(storage: str, tmp_path: Path) -> None:
+    import threading
+
+    values = {"listen": "127.0.0.1:0", "storage": storage, "maildir": str(tmp_path / "m")}
+    thread = ServerThread(Settings().merge(values))
+    server = thread.start()
+    raw = Raw(server)
+    raw.reply()
+    raw.send(b"EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nDATA\r\n")
+    for _ in range(4):
+        raw.reply()
+    raw.send(b"Subject: under way\r\n\r\n")
+    stopper = threading.Thread(target=thread.stop, kwargs={"grace": 3.0})
+    stopper.start()
+    time.sleep(0.3)
+    raw.send(b"last line\r\n.\r\n")
+    assert raw.reply().startswith("250 2.0.0")
+    assert raw.reply().startswith("421 4.3.2")
+    stopper.join(10)
+    assert server.store.count() == 1

@@ -199,6 +199,8 @@ class SmtpSession(asyncio.Protocol):
         finally:
             self.batching = False
             self._flush()
+        if self.stopping and not self.busy and not self.in_data and not self.closed:
+            self._fatal(R.SHUTTING_DOWN, "shutdown")
 
     def _run_outputs(self, outputs: Sequence[Output]) -> None:
         for i, out in enumerate(outputs):
@@ -449,6 +451,8 @@ class SmtpSession(asyncio.Protocol):
 
     async def _complete_async(self, out: MessageComplete) -> Sequence[Output]:
         assert self.conn is not None
+        self.in_data = False  # the client has said its part; waiting now is on us
+        self._arm_timer(self.server.settings.command_timeout)
         fault = self._end_of_data_faults()
         if fault is not None:
             if fault.delay_seconds:
