@@ -446,8 +446,8 @@ def _unfold(text: str) -> list[str]:
             and (header or line.startswith(("\t", "    ")))
             and not line.lstrip().startswith(_NEW_LINE_MARKERS)
         ):
-            joined = out[-1] + " " + line.strip()
-            out[-1] = joined[:MAX_LINE_CHARS]
+            if len(out[-1]) < MAX_LINE_CHARS:  # a full logical line takes no more (no quadratic copying)
+                out[-1] = (out[-1] + " " + line.strip())[:MAX_LINE_CHARS]
             continue
         out.append(line[:MAX_LINE_CHARS])
         header = bool(_HEADER_LIKE_RE.match(line))
