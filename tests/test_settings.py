@@ -170,3 +170,16 @@ def test_parse_hostport(text: str, value: tuple[str, int]) -> None:
 def test_parse_hostport_rejects(bad: str) -> None:
     with pytest.raises(SettingsError):
         parse_hostport(bad)
+
+
+def test_hostname_default_falls_back_when_the_machine_name_is_unusable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "")
+    assert Settings().hostname == "localhost"
+    monkeypatch.setattr(socket, "gethostname", lambda: "bad name with spaces")
+    assert Settings().hostname == "localhost"
+    monkeypatch.setattr(socket, "gethostname", lambda: "box-1.example.com")
+    assert Settings().hostname == "box-1.example.com"

@@ -144,7 +144,8 @@ class MessageComplete:
     """The content ended well. The core now waits for `complete_message(decision)`.
 
     Until then no further input is processed (it is buffered, bounded by `max_input_buffer`), so the
-    reply to the end of data goes out in order, after storage has committed the message.
+    reply to the end of data goes out in order, after storage has committed the message. It is
+    always the last output of the call that produced it.
     """
 
     envelope: Envelope

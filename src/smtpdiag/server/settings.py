@@ -55,7 +55,7 @@ class Settings:
         "or need root unless asked (HOST:PORT, [IPv6]:PORT)",
     )
     hostname: str = _sf(
-        socket.gethostname,
+        lambda: _default_hostname(),
         "the name in the greeting and EHLO reply (RFC 5321 §4.1.3); like Postfix's myhostname it "
         "defaults to this machine's name",
         shown="<this machine's host name>",
@@ -529,6 +529,14 @@ def _validate(s: Settings) -> None:
     for m in s.mailboxes:
         local, at, domain = m.rpartition("@")
         need(bool(at and local and _looks_like_domain(domain)), f"mailboxes: {m!r} is not user@domain")
+
+
+def _default_hostname() -> str:
+    """This machine's name when it is a usable host name, else "localhost" (never a DNS lookup)."""
+    name = socket.gethostname()
+    if name and len(name) <= 255 and all(c.isascii() and (c.isalnum() or c in "-._") for c in name):
+        return name
+    return "localhost"
 
 
 def _looks_like_domain(d: str) -> bool:
