@@ -124,6 +124,7 @@ class ScriptedSMTP:
     silent: set[str] = field(default_factory=set)  # commands never answered
     close_on: set[str] = field(default_factory=set)  # commands answered by closing the connection
     tls_context: ssl.SSLContext | None = None  # offers STARTTLS when set
+    implicit_tls: bool = False  # with tls_context: TLS from the first byte (port 465 style)
     auth: tuple[str, str] | None = None  # (user, password): offers AUTH PLAIN LOGIN when set
     port: int = 0
     commands: list[str] = field(default_factory=list)
@@ -133,7 +134,8 @@ class ScriptedSMTP:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def __aenter__(self) -> ScriptedSMTP:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        ssl_context = self.tls_context if self.implicit_tls else None
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -158,7 +160,7 @@ class ScriptedSMTP:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)  # type: ignore[arg-type]
-        tls = False
+        tls = self.implicit_tls
         sender = ""
         rcpts: list[str] = []
 

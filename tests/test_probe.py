@@ -331,3 +331,18 @@ def test_cli_probe_with_data_auth_from_env_and_russian(tmp_path: Path) -> None:
 def test_cli_probe_auth_without_password_source_is_usage_error() -> None:
     out = CliRunner().invoke(cli, ["probe", "127.0.0.1:1", "--auth", "alice"])
     assert out.exit_code == 64 and "SMTPDIAG_PASSWORD" in out.output
+
+
+async def test_implicit_tls(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path)
+    ctx = server_context(certs.cert, certs.key)
+    async with ScriptedSMTP(tls_context=ctx, implicit_tls=True) as s:
+        result = await probe_async(
+            f"localhost:{s.port}", implicit_tls=True, cafile=str(certs.ca), timeouts=FAST
+        )
+        plain = await probe_async(f"localhost:{s.port}", timeouts=FAST.scaled(initial=0.5))
+    assert result.verdict.ok, result.verdict
+    assert result.tls is not None and result.tls.verified is True
+    assert "STARTTLS" not in [e.step for e in result.transcript if e.kind == "client"]
+    # Plaintext to a TLS port: the server waits for a ClientHello and never greets.
+    assert plain.verdict.step == "BANNER" and not plain.verdict.ok

@@ -314,3 +314,29 @@ async def test_bad_domain_is_an_address_error() -> None:
         await send_async(MSG, sender="a@x.test", recipients=["u@bad..domain"])
     with pytest.raises(AddressError):
         await send_async(MSG, sender="a@x.test", recipients=["u@x.test"], server="bad host:25")
+
+
+async def test_implicit_tls_send_with_verification(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path)
+    ctx = server_context(certs.self_signed_cert, certs.self_signed_key)
+    async with ScriptedSMTP(tls_context=ctx, implicit_tls=True) as s:
+        ok = await send_async(
+            MSG,
+            sender="a@x.test",
+            recipients=["b@y.test"],
+            server=s.address,
+            implicit_tls=True,
+            timeouts=FAST,
+        )
+        verified = await send_async(
+            MSG,
+            sender="a@x.test",
+            recipients=["b@y.test"],
+            server=f"localhost:{s.port}",
+            implicit_tls=True,
+            tls_verify=True,
+            timeouts=FAST,
+        )
+    assert ok.ok  # encryption without validation: a self-signed certificate is fine
+    r = verified.recipients[0]
+    assert (r.status, r.step) == ("transient", "CONNECT") and "certificate" in r.detail.lower()

@@ -305,6 +305,9 @@ class SMTPSession:
             ) from None
         except ConnectionRefusedError:
             raise self._fail("CONNECT", "refused", f"connection refused by {target}:{port}") from None
+        except ssl.SSLCertVerificationError as exc:
+            message = f"certificate verification failed: {exc.verify_message}"
+            raise self._fail("CONNECT", "tls", message) from None
         except ssl.SSLError as exc:
             raise self._fail("CONNECT", "tls", f"TLS handshake failed: {exc.reason or exc}") from None
         except (OSError, socket.gaierror) as exc:
