@@ -205,7 +205,7 @@ def test_not_smtp_scenario_greets_with_garbage() -> None:
 
 def test_probability_rule_is_reproducible_with_a_seed() -> None:
     def outcomes() -> list[int]:
-        with running() as server:
+        with running(soft_error_limit=100, hard_error_limit=100) as server:  # no error throttling here
             server.faults.add({"stage": "rcpt", "probability": 0.5, "code": 451, "enhanced": "4.3.0"})
             codes = []
             with smtplib.SMTP(server.host, server.port, timeout=5) as client:
