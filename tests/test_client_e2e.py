@@ -158,3 +158,45 @@ def test_greylisted_send_is_queued_and_delivered_by_retry(smtpdiag_server: Any, 
     report = asyncio.run(queue.retry(send_options={"timeouts": FAST}))
     assert report.delivered == ["user@example.test"]
     assert len(smtpdiag_server.messages) == 1
+
+
+def test_readme_demo_with_real_processes(tmp_path: Any) -> None:
+    """The docs' demo, literally: `smtpdiag serve --scenario` in one process, probe/send in others."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    smtpdiag = [sys.executable, "-m", "smtpdiag"]
+    serve_args = ["serve", "--memory", "--scenario", "user-unknown", "--listen", f"127.0.0.1:{port}", "-q"]
+    serve = subprocess.Popen([*smtpdiag, *serve_args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert serve.poll() is None, serve.stderr.read() if serve.stderr else b""
+                assert time.monotonic() < deadline, "smtpdiag serve did not start"
+                time.sleep(0.1)
+        target = f"127.0.0.1:{port}"
+        common = ["--timeout-initial", "10", "--timeout-command", "10"]
+        probe_args = ["probe", target, "--from", "app@example.test", "--rcpt", "user@example.test", "--json"]
+        probe_run = subprocess.run([*smtpdiag, *probe_args, *common], capture_output=True, timeout=60)
+        assert probe_run.returncode == 69, probe_run.stderr
+        verdict = json.loads(probe_run.stdout)["verdict"]
+        assert (verdict["step"], verdict["code"], verdict["enhanced"]) == ("RCPT", 550, "5.1.1")
+        assert verdict["explanation"]["reason"] == "userunknown"
+        send_args = ["send", "--from", "app@example.test", "--to", "user@example.test", "--server", target]
+        send_args += ["--queue-db", str(tmp_path / "q.db"), "--dsn-dir", str(tmp_path / "dsn")]
+        send_run = subprocess.run([*smtpdiag, *send_args, *common], capture_output=True, timeout=60)
+        assert send_run.returncode == 69, send_run.stderr
+        assert b"permanent  <user@example.test>  at RCPT: 550 5.1.1" in send_run.stdout
+        assert len(list((tmp_path / "dsn").glob("*.eml"))) == 1
+    finally:
+        serve.terminate()
+        serve.wait(10)
