@@ -6,6 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smtpdiag.cli import cli
 
@@ -173,3 +175,47 @@ def test_language_from_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
     _, out, _ = run("explain", "--json", "550 5.1.1 x")
     assert json.loads(out)["lang"] == "ru"
+
+
+EXIM_TWO = (
+    "  kijitora@example.jp\n"
+    "    SMTP error from remote mail server after RCPT TO:<kijitora@example.jp>:\n"
+    "    host mx.example.jp [192.0.2.153]: 550 5.1.1 <kijitora@example.jp>... User Unknown\n"
+    "  sabatora@example.jp\n"
+    "    SMTP error from remote mail server after RCPT TO:<sabatora@example.jp>:\n"
+    "    host mx.example.jp [192.0.2.153]: 452 4.2.2 <sabatora@example.jp>... Mailbox full\n"
+)
+
+
+def test_explain_all_gives_one_diagnosis_per_recipient() -> None:
+    code, out, _ = run("explain", "--all", "--json", "--lang", "en", input=EXIM_TWO)
+    assert code == 0
+    data = json.loads(out)
+    assert data["schema"] == "smtpdiag.diagnoses/1"
+    found = [(d["recipient"], d["reason"], d["hardbounce"]) for d in data["diagnoses"]]
+    assert found == [
+        ("kijitora@example.jp", "userunknown", True),
+        ("sabatora@example.jp", "mailboxfull", False),
+    ]
+    code, out, _ = run("explain", "--all", "--lang", "en", input=EXIM_TWO)
+    assert code == 0 and "kijitora@example.jp" in out and "sabatora@example.jp" in out
+
+
+def test_code_accepts_a_providers_tag() -> None:
+    code, out, _ = run("code", "[TSS04]", "--json", "--lang", "en")
+    assert code == 0
+    data = json.loads(out)
+    assert data["query"] == "TSS04"
+    assert data["entry"] is None
+    assert data["vendor_entries"][0]["vendor_id"] == "yahoo"
+    code, out, _ = run("code", "sc-001")
+    assert code == 0 and "SC-001" in out
+    assert run("code", "XYZ99")[0] == 2
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=60, deadline=None)
+def test_explain_command_never_tracebacks(text: str) -> None:
+    result = CliRunner().invoke(cli, ["explain", "--json", "--lang", "en", "--", text])
+    assert result.exit_code in (0, 1, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -509,6 +509,23 @@ def explain(text: str | bytes, lang: str | None = None) -> Diagnosis:
     return _diagnose(item, len(items), language)
 
 
+def explain_all(text: str | bytes, lang: str | None = None) -> list[Diagnosis]:
+    """One diagnosis per distinct reply in `text` (e.g. each failed recipient of a bounce), in order.
+
+    With no reply in the text, a single diagnosis as `explain` gives it. Never raises on any text.
+    """
+    language = resolve_language(lang)
+    if isinstance(text, bytes):
+        text = text[: MAX_INPUT_CHARS * 4].decode("utf-8", "replace")
+    text = text[:MAX_INPUT_CHARS]
+    items = [i for i in extract(text) if i.reply_code is not None or i.enhanced]
+    failures = [i for i in items if (i.reply_code or 0) >= 400 or (i.enhanced or "")[:1] in ("4", "5")]
+    items = failures or items  # a transcript's "250 OK" and "354" lines are not what went wrong
+    if not items:
+        return [explain(text, language)]
+    return [_diagnose(item, 1, language) for item in items]
+
+
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         if line.strip():
@@ -630,6 +647,10 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         notes.append(_t(lang, "positive"))
 
     reason, hardbounce, retry, permanent = cls.reason, cls.hardbounce, cls.retry, cls.permanent
+    if positive:
+        # 2xx: done; 3xx: the server waits for the next step (354, 334); nothing failed either way
+        reason = "delivered" if (item.reply_code or 0) < 300 else "undefined"
+        hardbounce, retry, permanent = False, "n/a", None
     vendor_name = match.vendor_name if match else None
     evidence = cls.evidence
     aup = _AUP_RE.search(item.text)

@@ -7,14 +7,22 @@ malformed or unknown code, empty input). Errors are one line on stderr, never a 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from typing import Any, NoReturn, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
+
+if TYPE_CHECKING:
+    from smtpdiag.knowledge.model import CodeEntry, Lang
 
 EXIT_OK = 0
 EXIT_NOT_DIAGNOSED = 1
 EXIT_USAGE = 2
+
+# a provider's own tag given to `code`: Yahoo "TSS04", iCloud "CS01", Outlook.com "SC-001"
+_TAG_RE = re.compile(r"[A-Z]{2,5}-?[0-9]{1,3}")
 
 _LANG_OPTION = click.option(
     "--lang",
@@ -46,16 +54,18 @@ def _read_stdin(limit: int) -> str:
 
 @click.command()
 @click.argument("text", nargs=-1)
+@click.option("--all", "explain_every", is_flag=True, help="Explain every reply found (e.g. each recipient).")
 @_LANG_OPTION
 @_JSON_OPTION
-def explain(text: tuple[str, ...], lang: str | None, as_json: bool) -> None:
+def explain(text: tuple[str, ...], explain_every: bool, lang: str | None, as_json: bool) -> None:
     """Explain an SMTP failure: a server reply, a bounce, a log line or an error message.
 
     TEXT is the failure as you have it; with no TEXT (or "-") it is read from stdin.
     Example: smtpdiag explain "550 5.1.1 <a@example.com>: User unknown"
     """
-    from smtpdiag.cli.render import choose_language, print_diagnosis
+    from smtpdiag.cli.render import choose_language, make_console, print_diagnosis
     from smtpdiag.explain import explain as do_explain
+    from smtpdiag.explain import explain_all
     from smtpdiag.parse import MAX_INPUT_CHARS
 
     if not text or text == ("-",):
@@ -67,6 +77,17 @@ def explain(text: tuple[str, ...], lang: str | None, as_json: bool) -> None:
     if not source.strip():
         _fail("explain", "the input is empty")
     language = choose_language(lang)
+    if explain_every:
+        diagnoses = explain_all(source, language)
+        if as_json:
+            _print_json({"schema": "smtpdiag.diagnoses/1", "diagnoses": [d.to_json() for d in diagnoses]})
+        else:
+            console = make_console()
+            for i, d in enumerate(diagnoses):
+                if i:
+                    console.rule(style="dim")
+                print_diagnosis(d, console)
+        sys.exit(EXIT_OK if any(d.diagnosed for d in diagnoses) else EXIT_NOT_DIAGNOSED)
     diagnosis = do_explain(source, language)
     if as_json:
         _print_json(diagnosis.to_json())
@@ -99,7 +120,13 @@ def code(code_text: str, vendor: str | None, lang: str | None, as_json: bool) ->
     try:
         norm = normalize_code(code_text)
     except InvalidCodeError as exc:
-        _fail("code", str(exc))
+        # a provider's own tag: Yahoo "TSS04" / "[TSS04]", iCloud "CS01", Outlook.com "SC-001"
+        tag = code_text.strip().strip("[]").upper()
+        tagged = lookup_vendor(vendor, tag) if _TAG_RE.fullmatch(tag) else ()
+        if not tagged:
+            _fail("code", str(exc))
+        _show_vendor_only(tag, tagged, language, as_json)
+        return
     if vendor is not None and resolve_vendor(vendor) is None:
         _fail("code", f"unknown vendor {vendor!r}")
     entry = lookup(norm.code) if vendor is None else None
@@ -124,6 +151,25 @@ def code(code_text: str, vendor: str | None, lang: str | None, as_json: bool) ->
     else:
         first, rest = texts[0], texts[1:]
         print_entry(first, language, rest)
+
+
+def _show_vendor_only(query: str, entries: Sequence[CodeEntry], language: Lang, as_json: bool) -> None:
+    from smtpdiag.cli.render import print_entry
+    from smtpdiag.explain import entry_text, entry_to_json
+
+    if as_json:
+        _print_json(
+            {
+                "schema": "smtpdiag.code/1",
+                "query": query,
+                "lang": language,
+                "entry": None,
+                "vendor_entries": [entry_to_json(v, language) for v in entries],
+            }
+        )
+        return
+    texts = [entry_text(v, language) for v in entries]
+    print_entry(texts[0], language, texts[1:])
 
 
 @click.command()
