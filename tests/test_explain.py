@@ -236,3 +236,16 @@ def test_wording_alone_can_still_be_diagnosed() -> None:
     assert any("wording alone" in n for n in d.notes)
     undiagnosed = explain("hello, my mail does not work", "en")
     assert undiagnosed.retry == "n/a" and undiagnosed.retry_advice == ""
+
+
+def test_explain_all_gives_each_failed_recipient() -> None:
+    from smtpdiag.explain import explain_all
+
+    text = (
+        "smtplib.SMTPRecipientsRefused: {'a@example.com': (550, b'5.1.1 <a@example.com>: User unknown'), "
+        "'b@example.com': (452, b'4.2.2 Mailbox full')}"
+    )
+    found = [(d.recipient, d.reason, d.permanent) for d in explain_all(text, "en")]
+    assert found == [("a@example.com", "userunknown", True), ("b@example.com", "mailboxfull", False)]
+    only_text = explain_all("hello", "en")
+    assert len(only_text) == 1 and only_text[0].found == "none"
