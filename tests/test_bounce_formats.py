@@ -289,3 +289,47 @@ def test_mutated_corpus_emails_never_raise(data: st.DataObject) -> None:
         if not raw:
             break
     assert isinstance(analyze(bytes(raw)), list)
+
+
+# Layouts of mail systems that have no module of their own (none of them is in the corpus).
+UNKNOWN_SYSTEMS = {
+    "mdaemon-transcript": (
+        b"From: MDaemon@mail.example.com\nTo: sender@example.com\nSubject: Permanent Delivery Failure\n\n"
+        b"The attached message had PERMANENT fatal delivery errors!\n\n--- Session Transcript ---\n"
+        b" Tue 2023-01-10 10:00:00: Parsing message <x@example.com>\n"
+        b" Tue 2023-01-10 10:00:00: *  To: bob@example.net\n"
+        b" Tue 2023-01-10 10:00:01: --> RCPT To:<bob@example.net>\n"
+        b" Tue 2023-01-10 10:00:01: <-- 550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown\n"
+        b"--- End Transcript ---\n",
+        ("bob@example.net", "userunknown", "5.1.1", "550", "RCPT"),
+    ),
+    "hmailserver": (
+        b"From: mailer-daemon@mail.example.com\nTo: sender@example.com\n"
+        b"Subject: Message undeliverable: hello\n\n"
+        b"Your message did not reach some or all of the intended recipients.\n\n"
+        b"The following recipient(s) could not be reached:\n\nbob@example.net\n   Error Type: SMTP\n"
+        b"   Remote server (192.0.2.1) issued an error.\n   hMailServer sent: RCPT TO:<bob@example.net>\n"
+        b"   Remote server replied: 552 5.2.2 Mailbox full\n",
+        ("bob@example.net", "mailboxfull", "5.2.2", "552", "RCPT"),
+    ),
+    "courier-transcript": (
+        b"From: Courier mail server at mx.example.org <@>\nTo: sender@example.com\n"
+        b"Subject: NOTICE: mail delivery status.\n\n"
+        b"This is a delivery status notification from mx.example.org.\n\n<erin@example.net>:\n"
+        b"    mx.example.net [192.0.2.9]:\n>>> DATA\n"
+        b"<<< 554 5.7.1 Message rejected because it contains a virus (Eicar-Test-Signature)\n",
+        ("erin@example.net", "virusdetected", "5.7.1", "554", "DATA"),
+    ),
+    "russian-utf8": (
+        "From: MAILER-DAEMON@mx.example.ru\nTo: sender@example.com\nSubject: Undelivered\n"
+        "Content-Type: text/plain; charset=utf-8\n\nСообщение не доставлено следующим адресатам:\n\n"
+        "<ivan@example.ru>: 552 5.2.2 Почтовый ящик переполнен\n".encode(),
+        ("ivan@example.ru", "mailboxfull", "5.2.2", "552", ""),
+    ),
+}
+
+
+def test_mail_systems_without_a_module() -> None:
+    for name, (raw, expected) in UNKNOWN_SYSTEMS.items():
+        got = [(r.recipient, r.reason, r.status, r.replycode, r.command) for r in analyze(raw)]
+        assert got == [expected], name

@@ -180,7 +180,7 @@ def clean_diagnostic(text: str) -> str:
     return " ".join(text.split())[:MAX_FIELD_CHARS]
 
 
-TRANSCRIPT_CMD_RE: Final = re.compile(r"(?im)^\s{0,8}>>>\s{0,4}(MAIL|RCPT|DATA|EHLO|HELO|STARTTLS|AUTH)\b")
+TRANSCRIPT_CMD_RE: Final = re.compile(r"(?i)>>>\s{0,4}(MAIL|RCPT|DATA|EHLO|HELO|STARTTLS|AUTH)\b")
 RCPT_HINTS: Final = ("recipient address rejected", "does not like recipient", "rcpt to", "rcpt-to")
 
 
