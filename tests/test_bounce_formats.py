@@ -299,7 +299,8 @@ UNKNOWN_SYSTEMS = {
         b" Tue 2023-01-10 10:00:00: Parsing message <x@example.com>\n"
         b" Tue 2023-01-10 10:00:00: *  To: bob@example.net\n"
         b" Tue 2023-01-10 10:00:01: --> RCPT To:<bob@example.net>\n"
-        b" Tue 2023-01-10 10:00:01: <-- 550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown\n"
+        b" Tue 2023-01-10 10:00:01: <-- 550 5.1.1 <bob@example.net>: Recipient address rejected:"
+        b" User unknown\n"
         b"--- End Transcript ---\n",
         ("bob@example.net", "userunknown", "5.1.1", "550", "RCPT"),
     ),
