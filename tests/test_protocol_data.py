@@ -14,6 +14,7 @@ from smtpdiag.protocol import (
     MessageRejected,
     State,
 )
+from smtpdiag.protocol import data as data_module
 from smtpdiag.protocol import replies as R
 from test_protocol_support import Driver, RecordingPolicy, code, make_settings
 
@@ -118,7 +119,7 @@ def test_dotreader_long_partial_lines_are_flushed_in_bounded_memory() -> None:
         chunks, rest = r.feed(b"x" * 1000)
         out += chunks
         assert rest is None
-        assert r.held <= 8192 + 1000
+        assert r.held <= data_module._HOLD_LIMIT + 1000
     chunks, rest = r.feed(b"\r\n.\r\nafter")
     out += chunks
     assert rest == b"after"
@@ -127,7 +128,7 @@ def test_dotreader_long_partial_lines_are_flushed_in_bounded_memory() -> None:
 
 def test_dotreader_flush_never_splits_a_crlf_before_a_dot() -> None:
     # a long line whose CR falls exactly where the reader would cut
-    for pad in range(8185, 8200):
+    for pad in range(data_module._HOLD_LIMIT - 8, data_module._HOLD_LIMIT + 8):
         r = DotReader(max_size=10**9, max_line=0, normalize=False)
         data = b"y" * pad + b"\r"
         chunks, rest = r.feed(data)

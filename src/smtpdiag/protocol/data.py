@@ -26,7 +26,7 @@ __all__ = ["DotReader"]
 
 _MARK: Final = b"\r\n.\r\n"
 _FIRST_LINE_MARK: Final = b".\r\n"
-_HOLD_LIMIT: Final = 8192  # longest partial line held back waiting for its CRLF
+_HOLD_LIMIT: Final = 1024  # longest partial line held back waiting for its CRLF (copied on each read)
 _LINE_ENDING = re.compile(rb"\r\n|\r|\n")
 
 
