@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import textwrap
+import threading
 from types import TracebackType
 from typing import Any
 
@@ -59,13 +60,18 @@ class LoopbackDNS:
         return self.resolver.queries
 
     def __enter__(self) -> LoopbackDNS:
-        self._server.start_thread()
+        # serve_forever's poll interval bounds how long stop() waits; keep it short for fast tests.
+        self._thread = threading.Thread(
+            target=self._server.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
         return self
 
     def __exit__(
         self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._server.stop()
+        self._server.server.shutdown()
+        self._thread.join(5)
         self._server.server.server_close()
 
 
