@@ -49,7 +49,7 @@ def test_rfc3464_dsn() -> None:
         "550",
         True,
     )
-    assert r.format == "rfc3464"
+    assert r.format == "postfix"  # an RFC 3464 report, recognised as Postfix's by its subject
     assert r.action == "failed"
     assert r.command == "RCPT"
     assert r.original_message_id == "<orig-1@example.com>"
@@ -123,7 +123,7 @@ def test_plain_text_postfix_style() -> None:
         "550",
         "RCPT",
     )
-    assert r.format == "generic"
+    assert r.format == "postfix"
 
 
 def test_plain_text_qmail_style_two_recipients() -> None:
@@ -334,3 +334,28 @@ def test_mail_systems_without_a_module() -> None:
     for name, (raw, expected) in UNKNOWN_SYSTEMS.items():
         got = [(r.recipient, r.reason, r.status, r.replycode, r.command) for r in analyze(raw)]
         assert got == [expected], name
+
+
+def test_mail_system_is_named_and_unknown_ones_stay_generic() -> None:
+    exim = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example.org>\r\nTo: s@example.com\r\n"
+        b"Subject: Mail delivery failed\r\n\r\n"
+        b"This message was created automatically by mail delivery software.\r\n\r\n"
+        b"  a@example.net\r\n    SMTP error from remote mail server after RCPT TO:<a@example.net>:\r\n"
+        b"    host mx.example.net [192.0.2.1]: 550 5.1.1 No such user\r\n"
+    )
+    [r] = analyze(exim)
+    assert (r.format, r.command, r.reason) == ("exim", "RCPT", "userunknown")
+    qmail = (
+        b"From: MAILER-DAEMON@mx.example.org\r\nTo: s@example.com\r\nSubject: failure notice\r\n\r\n"
+        b"Hi. This is the qmail-send program at mx.example.org.\r\n\r\n<b@example.net>:\r\n"
+        b"192.0.2.1 failed after I sent the message.\r\nRemote host said: 554 5.7.1 Message refused\r\n"
+    )
+    [q] = analyze(qmail)
+    assert (q.format, q.command) == ("qmail", "DATA")
+    unknown = (
+        b"From: robot@mx.example.org\r\nTo: s@example.com\r\nSubject: Delivery failure\r\n\r\n"
+        b"Delivery failed: c@example.net\r\nReason: 550 5.2.2 Mailbox full\r\n"
+    )
+    [u] = analyze(unknown)
+    assert (u.format, u.reason) == ("generic", "mailboxfull")

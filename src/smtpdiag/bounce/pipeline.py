@@ -14,7 +14,7 @@ from email.message import Message
 from typing import Final
 
 from smtpdiag.bounce.fields import find_reply_code, find_status, infer_command
-from smtpdiag.bounce.formats import MODULES, generic, rfc3464
+from smtpdiag.bounce.formats import MODULES, generic, rfc3464, systems
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
 from smtpdiag.bounce.result import BounceResult
@@ -64,7 +64,14 @@ def _analyze(message: bytes | Message) -> Report:
             continue
         if mod is rfc3464:
             rfc3464.fill_from_text(ctx, facts)
-        return Report(results=[_result(ctx, f, mod.NAME) for f in facts[:MAX_RESULTS]], format=mod.NAME)
+        name = mod.NAME
+        if mod is rfc3464 or mod is generic:
+            system = systems.identify(ctx)
+            if system:
+                name = system
+                for f in facts:
+                    f.command = f.command or systems.command_hint(system, f.diagnostic)
+        return Report(results=[_result(ctx, f, name) for f in facts[:MAX_RESULTS]], format=name)
     return Report()
 
 

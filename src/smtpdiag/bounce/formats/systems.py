@@ -1,0 +1,141 @@
+"""Which mail system wrote a bounce: one signature per system, as data.
+
+Every system below writes either an RFC 3464 report or a plain-text layout that the generic
+scanner reads (address, the remote server's words, the returned message); what differs is how
+to recognise the writer, and, for some, a phrase that tells at which SMTP command the failure
+happened. A recognised system's name goes into `BounceResult.format`, so users see "postfix",
+"exim", "office365" ... rather than "rfc3464" or "generic".
+
+Adding a mail system is adding one `System` entry. Matching is cheap: substring tests on the
+From and Subject headers, the names of a few headers, and the first part of the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from smtpdiag.bounce.formats.base import Context
+
+HEAD_CHARS: Final = 3000  # characters of the human text a signature is looked for in
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    name: str
+    text: tuple[str, ...] = ()  # lower-case phrases of the bounce's own text
+    from_: tuple[str, ...] = ()  # lower-case fragments of the From header
+    subject: tuple[str, ...] = ()  # lower-case fragments of the Subject header
+    headers: tuple[str, ...] = ()  # header names whose presence identifies the system
+    mailer: tuple[str, ...] = ()  # lower-case fragments of X-Mailer
+    # (phrase, command): a phrase of this system's text that names the failing SMTP command
+    commands: tuple[tuple[str, str], ...] = ()
+
+
+SYSTEMS: Final[tuple[System, ...]] = (
+    System("amazonworkmail", mailer=("amazon workmail",)),
+    System("amazonses", headers=("X-SES-Outgoing",), from_=("amazonses.com",)),
+    System("office365", headers=("X-MS-Exchange-Message-Is-Ndr",), text=("office 365",)),
+    System(
+        "exchange",
+        headers=("X-MS-Exchange-Organization-SCL", "X-MS-TNEF-Correlator", "X-MS-Embedded-Report"),
+        text=("msexch:", "your message did not reach some or all of the intended recipients"),
+    ),
+    System(
+        "gmail",
+        from_=("mailer-daemon@googlemail.com", "mailer-daemon@google.com"),
+        text=(
+            "delivery to the following recipient failed permanently",
+            "technical details of permanent failure",
+        ),
+    ),
+    System("outlook", from_=("@outlook.com", "@hotmail.com", "@live.com")),
+    System("yahoo", text=("sorry, we were unable to deliver your message to the following address",)),
+    System("mailru", from_=("mail.ru",), text=("сервером mail.ru",)),
+    System("yandex", from_=("yandex",), text=("yandex",)),
+    System("zoho", headers=("X-ZohoMail",), from_=("zoho.com",)),
+    System("gmx", from_=("gmx.", "web.de")),
+    System("mcafee", headers=("X-NAI-Header",)),
+    System("mimecast", headers=("X-MC-Unique",), from_=("mimecast",)),
+    System("imailserver", mailer=("<smtp32",)),
+    System("mailfoundry", text=("delivery failed for the following reason: server",)),
+    System("dragonfly", text=("dragonfly mail agent",)),
+    System("opensmtpd", text=("this is the mailer-daemon, please do not reply",)),
+    System("courier", from_=("courier mail server",), text=("this is a delivery status notification from",)),
+    System(
+        "qmail",
+        text=("this is the qmail-send program", "qmail-send"),
+        commands=(
+            ("does not like recipient", "RCPT"),
+            ("failed after i sent the message", "DATA"),
+            ("but sender was rejected", "MAIL"),
+        ),
+    ),
+    System(
+        "messagingserver",
+        from_=("pmdf",),
+        text=("this report relates to a message you sent with the following header fields",),
+    ),
+    System("notes", text=("------- failure reasons", "lotus notes", "domino")),
+    System("ezweb", from_=("ezweb.ne.jp",)),
+    System("kddi", from_=("dion.ne.jp", "au.com")),
+    System("verizon", from_=("vtext.com", "vzwpix.com")),
+    System("biglobe", from_=("biglobe.ne.jp",)),
+    System("activehunter", text=("activehunter",)),
+    System(
+        "exim",
+        text=("this message was created automatically by mail delivery software",),
+        headers=("X-Failed-Recipients",),
+        commands=(
+            ("after rcpt to", "RCPT"),
+            ("after mail from", "MAIL"),
+            ("after end of data", "DATA"),
+            ("after initial connection", "CONN"),
+        ),
+    ),
+    System(
+        "postfix",
+        text=("this is the mail system at host", "x-postfix"),
+        subject=("undelivered mail returned to sender",),
+    ),
+    System(
+        "sendmail",
+        text=("----- transcript of session follows -----", "----- the following addresses had permanent"),
+        subject=("returned mail:",),
+    ),
+)
+
+
+def identify(ctx: Context) -> str:
+    """The name of the mail system that wrote this bounce, "" when none is recognised."""
+    from_ = ctx.from_lower
+    subject = ctx.subject_lower
+    head = ctx.text_lower[:HEAD_CHARS]
+    mailer = ctx.header("X-Mailer").lower()
+    for system in SYSTEMS:
+        if system.headers and any(ctx.msg.get(h) is not None for h in system.headers):
+            return system.name
+        if system.mailer and mailer and any(m in mailer for m in system.mailer):
+            return system.name
+        if system.from_ and any(f in from_ for f in system.from_):
+            return system.name
+        if system.text and any(t in head for t in system.text):
+            return system.name
+        if system.subject and any(s in subject for s in system.subject):
+            return system.name
+    return ""
+
+
+BY_NAME: Final[dict[str, System]] = {s.name: s for s in SYSTEMS}
+
+
+def command_hint(system: str, diagnostic: str) -> str:
+    """The SMTP command a system-specific phrase of the diagnostic names, "" if none."""
+    entry = BY_NAME.get(system)
+    if entry is None or not entry.commands:
+        return ""
+    low = diagnostic.lower()
+    for phrase, command in entry.commands:
+        if phrase in low:
+            return command
+    return ""
