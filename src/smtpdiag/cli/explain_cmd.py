@@ -61,7 +61,13 @@ def explain(text: tuple[str, ...], explain_every: bool, lang: str | None, as_jso
     """Explain an SMTP failure: a server reply, a bounce, a log line or an error message.
 
     TEXT is the failure as you have it; with no TEXT (or "-") it is read from stdin.
-    Example: smtpdiag explain "550 5.1.1 <a@example.com>: User unknown"
+
+    \b
+    Examples:
+      smtpdiag explain "550 5.1.1 <a@example.com>: User unknown"
+      smtpdiag explain --all --lang ru < bounce.eml
+
+    Exit status: 0 explained, 1 no SMTP failure found to explain, 2 usage error.
     """
     from smtpdiag.cli.render import choose_language, make_console, print_diagnosis
     from smtpdiag.explain import explain as do_explain
