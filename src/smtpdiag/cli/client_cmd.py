@@ -148,8 +148,11 @@ def render_transcript(entries: Sequence[TranscriptEntry]) -> list[str]:
         elif e.kind == "server":
             code = e.reply.code if e.reply else (int(e.text[:3]) if e.text[:3].isdigit() else None)
             took = f"  ({e.elapsed * 1000:.0f} ms)" if e.elapsed is not None else ""
+            positive = e.reply is not None and e.reply.is_positive
+            if positive and e.explanation is not None:
+                took += f"  - {e.explanation.summary}"  # short: "accepted", "go ahead", ...
             lines.append(f"{stamp}  S: {_style_reply(e.text, code)}{click.style(took, dim=True)}")
-            if e.explanation is not None and e.reply is not None and not e.reply.is_positive:
+            if e.explanation is not None and e.reply is not None and not positive:
                 lines.append(f"{'':8}     -> {e.explanation.summary}")
         elif e.kind == "error":
             lines.append(f"{stamp}  ! {click.style(f'{e.step}: {e.text}', fg='red', bold=True)}")
@@ -430,6 +433,7 @@ def send(message_file: str | None, **kwargs: Any) -> None:
         sys.exit(EX_DATAERR)
     password = _password(kwargs["auth_user"])
     options = _send_options(kwargs)
+    started = datetime.now(UTC).timestamp()  # the Arrival-Date of a DSN
     result = asyncio.run(
         send_async(
             message,
@@ -452,7 +456,12 @@ def send(message_file: str | None, **kwargs: Any) -> None:
     dsn_paths: list[str] = []
     if result.permanent and (kwargs["dsn_dir"] or kwargs["dsn_to_sender"]):
         where = deliver_dsn(
-            {"sender": kwargs["sender"], "body": message, "created": None, "options": {**options, **kwargs}},
+            {
+                "sender": kwargs["sender"],
+                "body": message,
+                "created": started,
+                "options": {**options, **kwargs},
+            },
             result.permanent,
             expired=False,
         )
