@@ -528,7 +528,6 @@ AUTHFAILURE = ReasonPhrases(
     "authfailure",
     (
         "bad spf",
-        "spf records for",
         "spf record of the sending domain",
         "check the spf record",
         "dmarc",
@@ -907,6 +906,7 @@ NETWORKERROR = ReasonPhrases(
 EXPIRED = ReasonPhrases(
     "expired",
     (
+        "did not accept our requests to connect",
         "not delivered within",
         "could not deliver for the last",
         "giving up.",
