@@ -539,3 +539,17 @@ def test_indented_transcript_lines_are_not_folded_together() -> None:
     )
     item = only(text)
     assert (item.reply_code, item.command, item.recipient) == (550, "RCPT", "u@example.jp")
+
+
+def test_symfony_auth_failure_inside_a_longer_message_with_escaped_line_breaks() -> None:
+    text = (
+        'Failed to authenticate on SMTP server with username "x@gmail.com" using 3 possible authenticators. '
+        'Authenticator "LOGIN" returned "Expected response code "235" but got code "535", with message '
+        '"535-5.7.8 Username and Password not accepted. Learn more at\\r\\n535 5.7.8  '
+        'https://support.google.com/mail/?p=BadCredentials x - gsmtp".". Authenticator "PLAIN" returned'
+    )
+    item = only(text)
+    assert (item.reply_code, item.enhanced, item.command) == (535, "5.7.8", "AUTH")
+    assert item.text == (
+        "Username and Password not accepted. Learn more at https://support.google.com/mail/?p=BadCredentials x - gsmtp"
+    )

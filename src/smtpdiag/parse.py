@@ -359,6 +359,9 @@ def _clean_text(text: str, code: str | None, esc: str | None) -> str:
     """Drop continuation prefixes of a multi-line reply folded into one line, quotes, the Postfix
     "(in reply to ...)" tail, and excess whitespace; cut at MAX_TEXT_CHARS."""
     t = text
+    if "\\" in t:  # literal line breaks of a JSON-encoded or repr()'d text
+        t = t.replace("\\r\\n", " ").replace("\\n", " ").replace("\\r", " ")
+    t = " " + " ".join(t.split()) + " "
     if code:
         if esc:
             for sep in ("-", " "):
@@ -367,7 +370,7 @@ def _clean_text(text: str, code: str | None, esc: str | None) -> str:
     m = _IN_REPLY_RE.search(t) if ("eply to" in t or "EPLY TO" in t) else None
     if m:
         t = t[: m.start()] + t[m.end() :]
-    t = " ".join(t.split())
+    t = t.strip()
     if len(t) >= 2 and t[0] in "'\"" and t[-1] == t[0]:
         t = t[1:-1]
     return t.strip(" '\"")[:MAX_TEXT_CHARS]
@@ -652,9 +655,13 @@ def _line_items(line: str) -> list[Extracted]:
         m = _SYMFONY_RE.search(line)
         if m:
             body = line[m.end() :]
-            close = body.rfind('"')
+            close = body.find('".')  # the message ends with '".'; a quote inside it is not followed by "."
+            if close < 0:
+                close = body.rfind('"')
             if close >= 0:
                 body = body[:close]
+            if "\\" in body:  # a JSON-encoded log line: literal \r\n between reply lines
+                body = body.replace("\\r\\n", "\n").replace("\\n", "\n")
             expected = m.group(1)
             cmd = None
             if "354" in expected:
