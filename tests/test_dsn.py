@@ -69,6 +69,7 @@ def test_structure_and_fields() -> None:
     human = parts[0].get_content()
     assert "Each of the following recipients was rejected by a remote mail server" in human
     assert "<bob@y.test>" in human and "The address does not exist." in human
+    assert "(in reply to RCPT TO command)" in human and "(in reply to end of DATA command)" in human
     assert "dave@y.test" not in human  # accepted recipients are not reported
     status_text = dsn_bytes(dsn).decode()
     assert "Reporting-MTA: dns; relay.x.test" in status_text
@@ -135,5 +136,6 @@ def test_round_trip_through_bounce_analysis() -> None:
     bob, carol = results["bob@y.test"], results["carol@z.test"]
     assert (bob.status, bob.replycode, bob.reason, bob.hardbounce) == ("5.1.1", "550", "userunknown", True)
     assert bob.action == "failed" and bob.remote_mta == "mx.y.test"
+    assert (bob.command, carol.command) == ("RCPT", "DATA")  # from "(in reply to ... command)"
     assert (carol.status, carol.replycode, carol.reason) == ("5.2.2", "552", "mailboxfull")
     assert bob.original_subject == "Quarterly report" or bob.original_message_id == "<orig-1@x.test>"

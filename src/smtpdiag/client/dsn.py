@@ -52,6 +52,7 @@ class DSNRecipient:
     will_retry_until: datetime | None = None
     explanation: str = ""  # for the human part
     expired: bool = False  # retries ran out (rather than a refusal)
+    command: str = ""  # the SMTP command the reply answered: "RCPT TO", "MAIL FROM", "end of DATA"
 
 
 def _date(value: datetime) -> str:
@@ -74,7 +75,7 @@ def _human_text(recipients: Sequence[DSNRecipient], reporting_mta: str) -> str:
     rejected = [r for r in recipients if r.action == "failed" and not r.expired]
     expired = [r for r in recipients if r.action == "failed" and r.expired]
     delayed = [r for r in recipients if r.action == "delayed"]
-    lines = [f"This is the mail system at host {reporting_mta}.", ""]
+    lines = [f"This is the smtpdiag mail client at host {reporting_mta}.", ""]
     if rejected or expired:
         lines += ["Your message could not be delivered to one or more recipients.", ""]
     if rejected:
@@ -110,7 +111,8 @@ def _recipient_lines(recipients: Sequence[DSNRecipient]) -> list[str]:
         if r.remote_mta:
             out.append(f"    Server: {r.remote_mta}")
         if r.diagnostic:
-            out.append(f"    Reason: {_clean(r.diagnostic)}")
+            during = f" (in reply to {r.command} command)" if r.command else ""
+            out.append(f"    Reason: {_clean(r.diagnostic)}{during}")
         if r.explanation:
             out.append(f"    What it means: {_clean(r.explanation)}")
         out.append("")
@@ -185,6 +187,19 @@ def build_dsn(
     return report
 
 
+_COMMANDS = {
+    "BANNER": "the greeting",
+    "EHLO": "EHLO",
+    "HELO": "HELO",
+    "STARTTLS": "STARTTLS",
+    "AUTH": "AUTH",
+    "MAIL": "MAIL FROM",
+    "RCPT": "RCPT TO",
+    "DATA": "DATA",
+    "DOT": "end of DATA",
+}
+
+
 def recipients_from_results(
     results: Sequence[RecipientResult],
     *,
@@ -207,6 +222,7 @@ def recipients_from_results(
                 last_attempt=attempted_at or datetime.now(UTC),
                 explanation=r.explanation.summary if r.explanation else "",
                 expired=expired or r.status == "transient",
+                command=_COMMANDS.get(r.step, "") if r.reply is not None else "",
             )
         )
     return out
