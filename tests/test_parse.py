@@ -551,5 +551,6 @@ def test_symfony_auth_failure_inside_a_longer_message_with_escaped_line_breaks()
     item = only(text)
     assert (item.reply_code, item.enhanced, item.command) == (535, "5.7.8", "AUTH")
     assert item.text == (
-        "Username and Password not accepted. Learn more at https://support.google.com/mail/?p=BadCredentials x - gsmtp"
+        "Username and Password not accepted. Learn more at "
+        "https://support.google.com/mail/?p=BadCredentials x - gsmtp"
     )
