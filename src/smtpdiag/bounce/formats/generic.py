@@ -84,7 +84,7 @@ SENDER_HINT_RE: Final = re.compile(
 PREV_SENDER_RE: Final = re.compile(r"(?i)(?:sent by|from|sender)\s{0,4}:?$")
 SEPARATOR_RE: Final = re.compile(r"^\s{0,8}(?:[-=_*#]{3,}|\({3,})")
 # Lines that carry the remote server's words even when they are far from the address.
-ERROR_LINE_RE: Final = re.compile(r"^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-])")
+ERROR_LINE_RE: Final = re.compile(r"^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-]|>>>\s{0,4}[A-Za-z])")
 ERROR_WORDS: Final = ("said", "reason", "refused", "rejected")
 SEPARATOR_CHARS: Final = frozenset("-=_*#(")
 

@@ -13,6 +13,7 @@ from smtpdiag.bounce.fields import (
     find_command,
     find_reply_code,
     find_status,
+    infer_command,
     typed_value,
 )
 from smtpdiag.bounce.formats.base import Context, Facts
@@ -81,7 +82,7 @@ def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
         if not f.diagnostic:
             f.diagnostic = tb.diagnostic
         if not f.command:
-            f.command = tb.command or find_command(tb.diagnostic)
+            f.command = tb.command or infer_command(tb.diagnostic)
         if not f.replycode:
             f.replycode = tb.replycode or find_reply_code(tb.diagnostic)
         if not f.status:
