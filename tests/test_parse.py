@@ -554,3 +554,20 @@ def test_symfony_auth_failure_inside_a_longer_message_with_escaped_line_breaks()
         "Username and Password not accepted. Learn more at "
         "https://support.google.com/mail/?p=BadCredentials x - gsmtp"
     )
+
+
+def test_exchange_ndr_forms() -> None:
+    item = only("Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'")
+    assert (item.reply_code, item.enhanced, item.text) == (
+        550,
+        "5.1.1",
+        "RESOLVER.ADR.RecipNotFound; not found",
+    )
+    item = only("#550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup ##")
+    assert (item.enhanced, item.text) == (
+        "5.1.10",
+        "RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+    )
+    item = only("<mx.example.jp #5.1.1 smtp;550 5.1.1 <kijitora@example.jp>... User Unknown>")
+    assert (item.reply_code, item.text) == (550, "<kijitora@example.jp>... User Unknown")
+    assert extract("ticket #550 was closed") == []

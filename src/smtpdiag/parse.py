@@ -199,7 +199,7 @@ _ANGLE_ADDR_RE = re.compile(r"<(" + _ADDR + r")>")
 _LEADING_ADDR_RE = re.compile(r"\s{0,8}<?(" + _ADDR + r")>?:?(?=\s|$)")
 
 # a reply code where it can start a reply: not inside a number, date, IP, "AUP#I-1340", "host:587"
-_CODE_RE = re.compile(r"(?<![\w.\-/#:=+])([2-5][0-9]{2})(?=[ \-]|:\s|$)")
+_CODE_RE = re.compile(r"(?<![\w.\-/:=+])([2-5][0-9]{2})(?=[ \-]|:\s|$)")
 # the enhanced code after the reply code; Gmail's relay sometimes repeats the code ("554 554 5.7.1")
 _ESC_AFTER_RE = re.compile(
     r"(?::?[ \-]{1,3}[2-5][0-9]{2})?:?[ \-]{1,3}['\"]?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])"
@@ -371,6 +371,10 @@ def _clean_text(text: str, code: str | None, esc: str | None) -> str:
     if m:
         t = t[: m.start()] + t[m.end() :]
     t = t.strip()
+    if t.endswith(" ##"):  # Exchange NDRs close the reply with "##"
+        t = t[:-3].rstrip()
+    if t.endswith(">") and t.count(">") > t.count("<"):  # "<host #5.1.1 smtp;550 ...>" wrapper
+        t = t[:-1].rstrip()
     if len(t) >= 2 and t[0] in "'\"" and t[-1] == t[0]:
         t = t[1:-1]
     return t.strip(" '\"")[:MAX_TEXT_CHARS]
