@@ -101,6 +101,7 @@ class HttpApi:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._slots.locked():
             await self._send(writer, 503, {"error": "too many connections"})
+            writer.close()
             return
         async with self._slots:
             try:
@@ -113,6 +114,8 @@ class HttpApi:
                     status, payload = 408, {"error": "request not received in time"}
                 except (ConnectionError, asyncio.IncompleteReadError):
                     return
+                except Exception as exc:  # a bug or an I/O error: say so, keep serving
+                    status, payload = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"[:500]}
                 await self._send(writer, status, payload)
             finally:
                 writer.close()

@@ -515,10 +515,16 @@ class SmtpSession(asyncio.Protocol):
     # --- timeouts --------------------------------------------------------------------------------
 
     def _arm_timer(self, seconds: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        """Make `seconds` the allowed silence from now on. A timer already set to fire earlier is
+        kept (it re-arms itself from `last_activity` when it fires), so this is cheap per message."""
         self.timeout = seconds
-        self.timer = self.loop.call_at(self.last_activity + seconds, self._on_timer)
+        deadline = self.last_activity + seconds
+        timer = self.timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self.timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None

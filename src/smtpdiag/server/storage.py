@@ -16,6 +16,7 @@ gives 452 4.3.1.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -196,12 +197,18 @@ def envelope_block(
     """The lines prepended to each stored message."""
     lines = [f"Return-Path: <{_one_line(sender)}>"]
     lines.extend(f"X-Original-To: {_one_line(r)}" for r in recipients)
-    stamp = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(when))
+    stamp = _date(int(when))
     lines.append(
         f"Received: from {_one_line(helo) or 'unknown'} ([{_one_line(client_ip)}])"
         f" by {_one_line(local_name)} (smtpdiag); {stamp}"
     )
     return ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace")
+
+
+@functools.lru_cache(maxsize=4)
+def _date(second: int) -> str:
+    """RFC 5322 date of a Unix second (cached: many messages arrive within the same second)."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(second))
 
 
 def _one_line(value: str) -> str:
