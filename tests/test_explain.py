@@ -249,3 +249,14 @@ def test_explain_all_gives_each_failed_recipient() -> None:
     assert found == [("a@example.com", "userunknown", True), ("b@example.com", "mailboxfull", False)]
     only_text = explain_all("hello", "en")
     assert len(only_text) == 1 and only_text[0].found == "none"
+
+
+def test_whole_email_points_to_the_bounce_command() -> None:
+    email = (
+        "Return-Path: <>\nReceived: from mx.example.jp\nContent-Type: text/plain\n\n"
+        "<kijitora@example.jp>: host mx.example.jp[192.0.2.1] said: 550 5.1.1 User unknown\n"
+    )
+    d = explain(email, "en")
+    assert d.reply_code == 550
+    assert any("smtpdiag bounce" in n for n in d.notes)
+    assert not any("smtpdiag bounce" in n for n in explain("550 5.1.1 User unknown", "en").notes)

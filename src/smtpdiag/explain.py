@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Final, Literal
 
@@ -225,6 +225,10 @@ _T: Final[dict[str, dict[str, str]]] = {
         "many": "The text holds {n} SMTP replies; this explains the one that tells most about the failure.",
         "positive": "This reply reports success: the server accepted the command.",
         "wording-only": "No SMTP reply code was found; this diagnosis rests on the wording alone.",
+        "whole-email": (
+            "This looks like a whole email. For a bounce, `smtpdiag bounce FILE` reads it properly: "
+            "every failed recipient with its status, reason and the SMTP stage that failed."
+        ),
         "from-status": "Only an enhanced status code was found (no reply text from the server).",
         "failure-title-not-smtp": "The server did not speak SMTP",
         "failure-not-smtp": (
@@ -354,6 +358,10 @@ _T: Final[dict[str, dict[str, str]]] = {
         "many": "В тексте {n} ответов SMTP; объяснён тот, что больше всего говорит о сбое.",
         "positive": "Это ответ об успехе: сервер принял команду.",
         "wording-only": "Кода ответа SMTP в тексте нет; диагноз поставлен только по формулировке.",
+        "whole-email": (
+            "Похоже, это письмо целиком. Письмо о недоставке лучше разбирать командой `smtpdiag bounce "
+            "ФАЙЛ`: она покажет каждого получателя, статус, причину и этап SMTP, на котором произошёл сбой."
+        ),
         "from-status": "Найден только расширенный код статуса (текста ответа сервера нет).",
         "failure-title-not-smtp": "Сервер ответил не по протоколу SMTP",
         "failure-not-smtp": (
@@ -428,6 +436,10 @@ _KIND_WORD: Final[dict[str, dict[bool, str]]] = {
     "ru": {True: "постоянной", False: "временной"},
 }
 
+# a whole email pasted (headers such as Received:/Return-Path:/Content-Type: at line starts)
+_EMAIL_HEADER_RE = re.compile(
+    r"^(?:Received|Return-Path|Content-Type|X-Failed-Recipients):", re.MULTILINE | re.IGNORECASE
+)
 _AUP_RE = re.compile(r"AUP#\s{0,2}([A-Za-z]{1,6}-?[0-9]{0,6})")
 
 
@@ -503,10 +515,16 @@ def explain(text: str | bytes, lang: str | None = None) -> Diagnosis:
     if item is None or (item.reply_code is None and not item.enhanced):
         failure = detect_protocol_failure(text)
         if failure is not None:
-            return _protocol_failure(text, failure, language, item)
-        if item is None:
-            return _no_reply(text, language)
-    return _diagnose(item, len(items), language)
+            diagnosis = _protocol_failure(text, failure, language, item)
+        elif item is None:
+            diagnosis = _no_reply(text, language)
+        else:
+            diagnosis = _diagnose(item, len(items), language)
+    else:
+        diagnosis = _diagnose(item, len(items), language)
+    if _EMAIL_HEADER_RE.search(text[:4096]):
+        diagnosis = replace(diagnosis, notes=(*diagnosis.notes, _t(language, "whole-email")))
+    return diagnosis
 
 
 def explain_all(text: str | bytes, lang: str | None = None) -> list[Diagnosis]:
