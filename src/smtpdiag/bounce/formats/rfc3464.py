@@ -7,7 +7,10 @@ blocks; mail-system modules reuse `facts_from_blocks` and add what their human t
 
 from __future__ import annotations
 
+from typing import Final
+
 from smtpdiag.bounce.fields import (
+    TRANSCRIPT_CMD_RE,
     clean_diagnostic,
     find_address,
     find_command,
@@ -62,11 +65,27 @@ def parse(ctx: Context) -> list[Facts]:
     return facts_from_blocks(ctx.status_blocks)
 
 
+MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the failing command
+
+
+def _transcript_command(text: str) -> str:
+    found = TRANSCRIPT_CMD_RE.findall(text)
+    return str(found[-1]).upper() if found else ""
+
+
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
     """Complete a DSN's facts from its human-readable part (diagnostic and command)."""
     from smtpdiag.bounce.formats.generic import text_blocks
 
     if not ctx.text:
+        return
+    if len(facts) == 1 and facts[0].diagnostic and facts[0].replycode:
+        # One recipient with the remote reply in hand: only the failing command may be missing,
+        # and the human text names it for the whole message ("in reply to RCPT TO command").
+        f = facts[0]
+        if not f.command:
+            head = ctx.text[:MAX_COMMAND_SCAN]
+            f.command = find_command(head) or _transcript_command(head)
         return
     blocks = None
     for f in facts:
