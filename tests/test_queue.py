@@ -316,3 +316,29 @@ def test_queue_cli_list_retry_flush(tmp_path: Path) -> None:
     out = runner.invoke(cli, ["queue", "list", "--queue-db", str(bad)])
     assert out.exit_code != 0 and "cannot open the queue" in out.output
     assert os.path.exists(bad)
+
+
+def test_cli_expiry_writes_a_dsn_next_to_the_queue(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from smtpdiag.cli import cli
+
+    db = str(tmp_path / "q.db")
+    runner = CliRunner()
+
+    async def scenario() -> tuple[Any, Any]:
+        async with ScriptedSMTP(replies={"RCPT": "451 4.7.1 Greylisted, come back later"}) as s:
+            args = ["send", "--from", "a@x.test", "--to", "b@y.test", "--server", s.address, "--queue-db", db]
+            first = await asyncio.to_thread(runner.invoke, cli, args)
+            await asyncio.sleep(1.1)
+            args = ["queue", "retry", "--queue-db", db, "--now", "--give-up", "1"]
+            retry = await asyncio.to_thread(runner.invoke, cli, args)
+            return first, retry
+
+    first, retry = asyncio.run(scenario())
+    assert first.exit_code == 75 and "queued as message 1" in first.output
+    assert retry.exit_code == 0 and "1 expired" in retry.output, retry.output
+    (dsn,) = (tmp_path / "dsn").glob("*.eml")
+    data = dsn.read_bytes()
+    assert b"Action: failed" in data and b"Status: 4.7.1" in data and b"given up" in data
+    assert Queue(db).entries()[0].state == "expired"

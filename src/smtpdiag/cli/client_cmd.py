@@ -448,7 +448,9 @@ def send(message_file: str | None, **kwargs: Any) -> None:
     queued_id: int | None = None
     if result.transient and not kwargs["no_queue"]:
         with _open_queue(kwargs) as queue:
-            stored = {**options, "dsn_dir": kwargs["dsn_dir"], "dsn_to_sender": kwargs["dsn_to_sender"]}
+            # Expired entries always get a DSN: next to the queue unless --dsn-dir says where.
+            dsn_dir = kwargs["dsn_dir"] or str(queue.path.parent / "dsn")
+            stored = {**options, "dsn_dir": dsn_dir, "dsn_to_sender": kwargs["dsn_to_sender"]}
             stored.update({"lang": kwargs["lang"]})
             queued_id = queue.enqueue(
                 sender=kwargs["sender"], message=message, recipients=result.transient, options=stored
@@ -512,8 +514,13 @@ def _send_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def deliver_dsn(message: dict[str, Any], results: Sequence[Any], expired: bool) -> str | None:
-    """Write the DSN for `results` to the message's dsn_dir and/or mail it back; returns where it went."""
+def deliver_dsn(
+    message: dict[str, Any], results: Sequence[Any], expired: bool, default_dir: str | None = None
+) -> str | None:
+    """Write the DSN for `results` to the message's dsn_dir (else `default_dir`) and/or mail it back.
+
+    Returns where it went, or None when it went nowhere.
+    """
     from smtpdiag.client.dsn import build_dsn, dsn_bytes, recipients_from_results, write_dsn
     from smtpdiag.client.send import send_async
 
@@ -526,11 +533,12 @@ def deliver_dsn(message: dict[str, Any], results: Sequence[Any], expired: bool) 
         arrival_date=datetime.fromtimestamp(created, UTC) if created else None,
     )
     places: list[str] = []
-    if options.get("dsn_dir"):
+    directory = options.get("dsn_dir") or default_dir
+    if directory:
         try:
-            places.append(str(write_dsn(dsn, options["dsn_dir"])))
+            places.append(str(write_dsn(dsn, directory)))
         except OSError as exc:
-            click.echo(f"error: cannot write DSN to {options['dsn_dir']}: {exc}", err=True)
+            click.echo(f"error: cannot write DSN to {directory}: {exc}", err=True)
     if options.get("dsn_to_sender") and message["sender"]:
         # RFC 3461 §6.2 / RFC 5321 §4.5.5: a DSN goes out with a null sender so it never bounces back.
         sent = (
@@ -613,7 +621,11 @@ def queue_retry(**kwargs: Any) -> None:
     with _open_queue(kwargs) as q:
         try:
             report = asyncio.run(
-                q.retry(ignore_schedule=kwargs["ignore_schedule"], on_dsn=_dsn_sync, send_options=extra)
+                q.retry(
+                    ignore_schedule=kwargs["ignore_schedule"],
+                    on_dsn=lambda m, r, e: _dsn_sync(m, r, e, str(q.path.parent / "dsn")),
+                    send_options=extra,
+                )
             )
         except QueueBusy as exc:
             click.echo(f"error: {exc}", err=True)
@@ -630,13 +642,13 @@ def queue_retry(**kwargs: Any) -> None:
     sys.exit(EX_TEMPFAIL if report.deferred else EX_OK)
 
 
-def _dsn_sync(message: dict[str, Any], results: list[Any], expired: bool) -> str | None:
+def _dsn_sync(message: dict[str, Any], results: list[Any], expired: bool, default_dir: str) -> str | None:
     # Called from inside the running loop of `retry`: mailing the DSN back would need a second loop,
     # so it runs in a worker thread with its own loop.
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(deliver_dsn, message, results, expired).result()
+        return pool.submit(deliver_dsn, message, results, expired, default_dir).result()
 
 
 @queue.command("flush", cls=SysexitsCommand)
