@@ -906,6 +906,7 @@ NETWORKERROR = ReasonPhrases(
 EXPIRED = ReasonPhrases(
     "expired",
     (
+        "host not reachable",
         "did not accept our requests to connect",
         "not delivered within",
         "could not deliver for the last",

@@ -11,11 +11,25 @@ NAME = "arf"
 def detect(ctx: Context) -> bool:
     if ctx.parts.feedback_report:
         return True
+    if is_unsubscribe_request(ctx):
+        return True
     ctype = ctx.msg.get_content_type()
     return ctype == "multipart/report" and (ctx.msg.get_param("report-type") or "") == "feedback-report"
 
 
+def is_unsubscribe_request(ctx: Context) -> bool:
+    """A one-click unsubscribe sent by a mail client (RFC 2369 mailto: List-Unsubscribe)."""
+    if ctx.header("X-Apple-Unsubscribe").lower() == "true":
+        return True
+    return ctx.subject_lower.strip() == "unsubscribe" and bool(ctx.header("Auto-Submitted"))
+
+
 def parse(ctx: Context) -> list[Facts]:
+    if not ctx.parts.feedback_report and is_unsubscribe_request(ctx):
+        sender = find_address(ctx.from_)
+        if not sender:
+            return []
+        return [Facts(recipient=sender, reason="feedback", feedbacktype="opt-out", hardbounce=False)]
     fields: dict[str, str] = {}
     for block in parse_field_blocks(ctx.parts.feedback_report):
         for k, v in block.items():

@@ -278,8 +278,29 @@ def _has_evidence(b: TextBlock) -> bool:
     return bool(b.replycode or b.status or match_reason(" ".join(b.diagnostic.lower().split())))
 
 
+DELAY_SUBJECT_WORDS: Final = ("delay", "warning", "still trying")
+DELAY_TEXT_PHRASES: Final = (
+    "warning message only",
+    "not yet been delivered",
+    "will continue to try",
+    "will be retried",
+    "still trying to deliver",
+    "delivery attempts will continue",
+    "do not need to resend",
+)
+
+
+def is_delay_notice(ctx: Context) -> bool:
+    """A warning that delivery is delayed (and still being tried), not a final failure."""
+    if any(w in ctx.subject_lower for w in DELAY_SUBJECT_WORDS):
+        return True
+    head = ctx.text_lower[:4000]
+    return any(p in head for p in DELAY_TEXT_PHRASES)
+
+
 def parse(ctx: Context) -> list[Facts]:
     out: list[Facts] = []
+    action = "delayed" if is_delay_notice(ctx) else ""
     blocks = [b for b in text_blocks(ctx) if b.diagnostic or b.replycode]
     if len(blocks) > 1:
         # Addresses mentioned in passing (a contact, a message id) carry no error of their own.
@@ -294,6 +315,7 @@ def parse(ctx: Context) -> list[Facts]:
                 status=b.status,
                 replycode=b.replycode,
                 command=b.command,
+                action=action,
             )
         )
     return out
