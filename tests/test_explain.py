@@ -260,3 +260,11 @@ def test_whole_email_points_to_the_bounce_command() -> None:
     assert d.reply_code == 550
     assert any("smtpdiag bounce" in n for n in d.notes)
     assert not any("smtpdiag bounce" in n for n in explain("550 5.1.1 User unknown", "en").notes)
+
+
+def test_vendor_note_is_in_the_chosen_language() -> None:
+    text = "550 5.7.26 This mail has been blocked because the sender is unauthenticated. - gsmtp"
+    ru = [n for n in explain(text, "ru").notes if "Google Gmail" in n]
+    assert ru and "ключевая фраза" in ru[0] and "key phrase" not in ru[0]
+    en = [n for n in explain(text, "en").notes if "Google Gmail" in n]
+    assert en and "key phrase" in en[0]

@@ -32,7 +32,7 @@ from smtpdiag.parse import (
     extract,
     primary,
 )
-from smtpdiag.vendors import VendorMatch, recognize
+from smtpdiag.vendors import Evidence, VendorMatch, recognize
 
 SCHEMA_ID: Final = "smtpdiag.diagnosis/1"
 LANGUAGES: Final[tuple[Lang, ...]] = ("en", "ru")
@@ -203,6 +203,12 @@ _T: Final[dict[str, dict[str, str]]] = {
             "acts on the reply code, so this is handled as {kind}."
         ),
         "vendor": "Recognised as a reply from {name} ({by}).",
+        "evidence-phrase": "key phrase \u201c{}\u201d",
+        "evidence-tag": "tag {}",
+        "evidence-code": "code {}",
+        "evidence-host": "server {}",
+        "evidence-host-in-text": "a *.{} host named in the text",
+        "evidence-signature": "\u201c{}\u201d in the text",
         "aup": (
             "{tag} is a Comcast/Xfinity policy code (AUP: Acceptable Use Policy). Despite the words "
             "\u201cserver not available\u201d nothing is broken: Comcast's mail servers refused the mail "
@@ -336,6 +342,12 @@ _T: Final[dict[str, dict[str, str]]] = {
             "временная. Отправляющий сервер действует по коду ответа, поэтому ошибка считается {kind}."
         ),
         "vendor": "Это ответ {name} ({by}).",
+        "evidence-phrase": "ключевая фраза «{}»",
+        "evidence-tag": "метка {}",
+        "evidence-code": "код {}",
+        "evidence-host": "сервер {}",
+        "evidence-host-in-text": "в тексте упомянут сервер *.{}",
+        "evidence-signature": "в тексте есть «{}»",
         "aup": (
             "{tag} — код политики Comcast/Xfinity (AUP, Acceptable Use Policy — правила допустимого "
             "использования). Несмотря на слова «server not available», ничего не сломано: почтовые "
@@ -633,6 +645,10 @@ def _no_reply(text: str, lang: Lang) -> Diagnosis:
     )
 
 
+def _describe(evidence: Evidence, lang: Lang) -> str:
+    return _t(lang, f"evidence-{evidence.kind}").format(evidence.value)
+
+
 def _permanence_word(lang: Lang, permanent: bool | None, code: int | None) -> str:
     if code is not None and 200 <= code < 400:
         return _t(lang, "success")
@@ -716,7 +732,8 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         kind = _KIND_WORD[lang][code_class == "5"]
         notes.append(_t(lang, "class-mismatch", code=item.reply_code, esc=item.enhanced, kind=kind))
     if match is not None:
-        notes.append(_t(lang, "vendor", name=match.vendor_name, by="; ".join(match.by)))
+        by = "; ".join(_describe(e, lang) for e in match.evidence)
+        notes.append(_t(lang, "vendor", name=match.vendor_name, by=by))
     if aup:
         notes.append(_t(lang, "aup", tag=aup.group(0)))
     if basic is not None and basic.standing == "non-standard":

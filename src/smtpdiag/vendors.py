@@ -67,7 +67,27 @@ _BRACKET_TAG_RE = re.compile(r"\[[a-z]{2,5}[0-9]{1,3}\]")  # Yahoo's "[TSS04]", 
 _ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:@]{1,64}@[a-z0-9.\-]{1,255}")
 _GAP_RE = re.compile(r"\s*(?:\.\.\.|…|\[ip\])\s*")
 
-How = Literal["phrase", "code"]
+EvidenceKind = Literal["phrase", "tag", "code", "host", "host-in-text", "signature"]
+
+_EVIDENCE_EN: dict[str, str] = {
+    "phrase": 'key phrase "{}"',
+    "tag": "tag {}",
+    "code": "code {}",
+    "host": 'host "{}"',
+    "host-in-text": 'host "*.{}" in the text',
+    "signature": '"{}" in the text',
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One reason to believe a reply is a provider's: what kind of evidence, and its value."""
+
+    kind: EvidenceKind
+    value: str
+
+    def __str__(self) -> str:
+        return _EVIDENCE_EN[self.kind].format(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +97,12 @@ class VendorMatch:
     entry: CodeEntry | None  # None when only the vendor is known (host or signature), not the reply
     vendor: str  # "gmail", "microsoft", ...
     vendor_name: str
-    by: tuple[str, ...]  # human-readable evidence, e.g. ('host "gmail-smtp-in.l.google.com"', ...)
+    evidence: tuple[Evidence, ...]  # strongest first
+
+    @property
+    def by(self) -> tuple[str, ...]:
+        """The evidence in English words, e.g. ('key phrase "..."', 'host "mx.yandex.ru"')."""
+        return tuple(str(e) for e in self.evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +111,7 @@ class _Phrase:
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
     length: int
-    label: str = ""  # how the match is described; "" means by the entry's key phrase
+    tag: str = ""  # set when the match is on the provider's tag alone ("TSS04")
 
 
 @cache
@@ -113,7 +138,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
             # it differs from the documented phrase ("[TSS04] Messages from 192.0.2.1 temporarily ...")
             tag_key = max(_WORD_RE.findall(tag.group(0)) or [key], key=len)
             index.setdefault(tag_key, []).append(
-                _Phrase(entry, (tag.group(0),), True, len(tag.group(0)) // 2, f"tag {tag.group(0).upper()}")
+                _Phrase(entry, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper())
             )
     return {k: tuple(v) for k, v in index.items()}
 
@@ -150,26 +175,26 @@ def vendor_from_host(host: str | None) -> str | None:
 
 
 @cache
-def _needles() -> tuple[tuple[str, str, str], ...]:
-    """(needle, vendor, what) for every text signature and host suffix, checked as substrings."""
-    out: list[tuple[str, str, str]] = []
+def _needles() -> tuple[tuple[str, str, Evidence], ...]:
+    """(needle, vendor, evidence) for every text signature and host suffix, checked as substrings."""
+    out: list[tuple[str, str, Evidence]] = []
     for vendor, signatures in TEXT_SIGNATURES.items():
-        out.extend((sig, vendor, f'"{sig}" in the text') for sig in signatures)
+        out.extend((sig, vendor, Evidence("signature", sig)) for sig in signatures)
     for vendor, suffixes in HOST_SUFFIXES.items():
         # "." + suffix: a host name in the text such as "mx.yandex.ru" or "gmail-smtp-in.l.google.com"
-        out.extend(("." + suffix, vendor, f'host "*.{suffix}" in the text') for suffix in suffixes)
+        out.extend(("." + suffix, vendor, Evidence("host-in-text", suffix)) for suffix in suffixes)
     return tuple(out)
 
 
-def _context(low: str, host: str | None) -> tuple[dict[str, str], str | None]:
+def _context(low: str, host: str | None) -> tuple[dict[str, Evidence], str | None]:
     """Vendors the context points at, with the evidence for each; and the vendor of `host`."""
-    found: dict[str, str] = {}
+    found: dict[str, Evidence] = {}
     host_vendor = vendor_from_host(host)
-    if host_vendor:
-        found[host_vendor] = f'host "{host}"'
-    for needle, vendor, what in _needles():
+    if host_vendor and host:
+        found[host_vendor] = Evidence("host", host.strip()[:255])
+    for needle, vendor, evidence in _needles():
         if vendor not in found and needle in low:
-            found[vendor] = what
+            found[vendor] = evidence
     return found, host_vendor
 
 
@@ -213,7 +238,7 @@ def recognize(
                 best = (score, ph)
     if best is not None:
         entry = best[1].entry
-        by = [best[1].label or f'key phrase "{entry.key_phrase}"']
+        by = [Evidence("tag", best[1].tag) if best[1].tag else Evidence("phrase", entry.key_phrase)]
         if entry.vendor in context:
             by.append(context[entry.vendor])
         return VendorMatch(entry, entry.vendor, vendor_name(entry.vendor), tuple(by))
@@ -223,8 +248,8 @@ def recognize(
     vendor = host_vendor or next(iter(context))
     by_code = _entry_by_code(vendor, enhanced)
     evidence = [context[vendor]]
-    if by_code is not None:
-        evidence.insert(0, f"code {enhanced}")
+    if by_code is not None and enhanced:
+        evidence.insert(0, Evidence("code", enhanced))
     return VendorMatch(by_code, vendor, vendor_name(vendor), tuple(evidence))
 
 
