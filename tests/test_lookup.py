@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smtpdiag.knowledge.lookup import (
     InvalidCodeError,
@@ -225,3 +227,22 @@ def test_provider_specific_enhanced_code_found_by_code_with_context() -> None:
     assert match is not None and match.entry is not None
     assert match.vendor == "microsoft"
     assert match.entry.enhanced_code == "5.7.708"
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_lookup_raises_only_invalid_code_error(text: str) -> None:
+    try:
+        lookup(text)
+    except InvalidCodeError:
+        return
+
+
+@given(
+    st.text(max_size=500),
+    st.one_of(st.none(), st.integers(200, 599)),
+    st.one_of(st.none(), st.text(max_size=12)),
+)
+@settings(max_examples=300, deadline=None)
+def test_recognize_never_raises(text: str, code: int | None, enhanced: str | None) -> None:
+    recognize(text, reply_code=code, enhanced=enhanced, host=text[:40] or None)
