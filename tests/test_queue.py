@@ -342,3 +342,14 @@ def test_cli_expiry_writes_a_dsn_next_to_the_queue(tmp_path: Path) -> None:
     data = dsn.read_bytes()
     assert b"Action: failed" in data and b"Status: 4.7.1" in data and b"given up" in data
     assert Queue(db).entries()[0].state == "expired"
+
+
+async def test_unusable_entry_fails_instead_of_crashing_the_run(tmp_path: Path) -> None:
+    q = Queue(tmp_path / "q.db")
+    q.enqueue(
+        sender="a@x.test", message=b"\x00 not a message", recipients=["b@y.test"], options={"server": "h:25"}
+    )
+    report = await q.retry(ignore_schedule=True)
+    assert report.failed == ["b@y.test"]
+    (entry,) = q.entries()
+    assert entry.state == "failed" and entry.last_result is not None and "NUL" in entry.last_result["detail"]

@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smtpdiag.client.explanation import Explanation
-from smtpdiag.client.send import RecipientResult, RecipientStatus, SendResult, send_async
+from smtpdiag.client.send import (
+    AddressError,
+    MessageError,
+    RecipientResult,
+    RecipientStatus,
+    SendResult,
+    send_async,
+)
 from smtpdiag.reply import Reply
 
 DEFAULT_FIRST_RETRY = 30 * 60.0
@@ -392,13 +399,24 @@ class Queue:
                 def commit(results: list[RecipientResult], mid: int = message_id) -> None:
                     self.record(mid, results)
 
-                result = await send_function(
-                    message["body"],
-                    sender=message["sender"],
-                    recipients=recipients,
-                    on_final=commit,
-                    **options,
-                )
+                try:
+                    result = await send_function(
+                        message["body"],
+                        sender=message["sender"],
+                        recipients=recipients,
+                        on_final=commit,
+                        **options,
+                    )
+                except (AddressError, MessageError) as exc:
+                    # The entry itself is unusable (edited database, stricter checks than when it
+                    # was queued): retrying cannot help, so it fails like a permanent refusal.
+                    result = SendResult(
+                        sender=message["sender"],
+                        recipients=[
+                            RecipientResult(r, "permanent", "QUEUE", detail=str(exc), enhanced_status="5.6.0")
+                            for r in recipients
+                        ],
+                    )
                 report.results.append(result)
                 states = self.record(message_id, result.recipients)
                 final_states = self._states(message_id)
