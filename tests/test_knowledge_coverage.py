@@ -106,3 +106,22 @@ def test_reasons_used_by_entries_exist(capsys: pytest.CaptureFixture[str]) -> No
         _figure(capsys, "reason names used by entries that are defined", len(used) - len(unknown), len(used))
         == 100.0
     ), unknown
+
+
+def test_reasons_with_complete_english_and_russian_texts(capsys: pytest.CaptureFixture[str]) -> None:
+    reasons = load_reasons()
+    if not reasons:
+        pytest.skip("reasons.toml is not there yet")
+
+    def complete(name: str) -> bool:
+        en, ru = reasons[name].texts.get("en"), reasons[name].texts.get("ru")
+        return bool(
+            en
+            and ru
+            and all((en.title, en.meaning, en.sender_action, ru.title, ru.meaning, ru.sender_action))
+            and CYRILLIC.search(ru.title + ru.meaning)
+        )
+
+    done = [n for n in reasons if complete(n)]
+    missing = sorted(set(reasons) - set(done))
+    assert _figure(capsys, "reasons with complete EN+RU texts", len(done), len(reasons)) == 100.0, missing
