@@ -314,6 +314,9 @@ class FaultEngine:
     def __len__(self) -> int:
         return len(self._rules)
 
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
     def has_stage(self, stage: Stage) -> bool:
         return any(s.rule.stage == stage for s in self._rules)
 

@@ -88,7 +88,7 @@ class RuntimePolicy:
     def check_faults(
         self, stage: Stage, session: Session, *, recipient: str = "", sender: str | None = None
     ) -> FaultDecision | None:
-        if not len(self.faults):
+        if not self.faults:
             return None
         ctx = FaultContext(
             stage=stage,
@@ -134,9 +134,13 @@ class RuntimePolicy:
     # --- Policy protocol ---------------------------------------------------------------------------
 
     def on_connect(self, session: Session) -> Decision:
+        if not self.faults:  # no rules: the common case, kept cheap
+            return self.base.on_connect(session)
         return self._apply(self.check_faults("connect", session), lambda: self.base.on_connect(session))
 
     def on_helo(self, session: Session, hostname: str) -> Decision:
+        if not self.faults:
+            return self.base.on_helo(session, hostname)
         return self._apply(self.check_faults("ehlo", session), lambda: self.base.on_helo(session, hostname))
 
     def on_mail(self, session: Session, sender: str, params: Mapping[str, str | None]) -> Decision:
@@ -163,6 +167,8 @@ class RuntimePolicy:
         return self._apply(self.check_faults("rcpt", session, recipient=recipient), normal)
 
     def on_data(self, session: Session) -> Decision:
+        if not self.faults:
+            return self.base.on_data(session)
         return self._apply(self.check_faults("data", session), lambda: self.base.on_data(session))
 
     def on_auth(
