@@ -119,3 +119,45 @@ def test_config_rules_scenario_http_and_clean_ctrl_c(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "shutting down" in err
+
+
+def test_given_certificate_is_used_and_a_bad_one_is_a_clear_error(tmp_path: Path) -> None:
+    import ssl
+
+    from smtpdiag.server.tls import generate_self_signed
+
+    cert = generate_self_signed("mx.example.test")
+    (tmp_path / "cert.pem").write_bytes(cert.cert_pem)
+    (tmp_path / "key.pem").write_bytes(cert.key_pem)
+    proc, port, _ = start(
+        ["--memory", "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")]
+    )
+    try:
+        ctx = ssl.create_default_context(cadata=cert.cert_pem.decode())
+        with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+            client.starttls(context=ctx)  # verifies against the given certificate
+            client.sendmail("a@s.test", ["u@local.test"], b"Subject: tls\r\n\r\nx\r\n")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smtpdiag",
+            "serve",
+            "--memory",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            str(tmp_path / "bad.pem"),
+            "--tls-key",
+            str(tmp_path / "bad.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "cannot load TLS certificate" in bad.stderr
+    assert "Traceback" not in bad.stderr
