@@ -359,3 +359,48 @@ def test_mail_system_is_named_and_unknown_ones_stay_generic() -> None:
     )
     [u] = analyze(unknown)
     assert (u.format, u.reason) == ("generic", "mailboxfull")
+
+
+COMMON_LAYOUTS = {
+    "office365-text": (
+        b"From: Microsoft Outlook <MicrosoftExchange329e71ec@contoso.com>\nTo: sender@example.com\n"
+        b"Subject: Undeliverable: hello\n\nYour message to bob@contoso.com couldn't be delivered.\n\n"
+        b"bob wasn't found at contoso.com.\n\nDiagnostic information for administrators:\n\n"
+        b"Generating server: BN8PR12MB1234.namprd12.prod.outlook.com\n\nbob@contoso.com\n"
+        b"Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP"
+        b" address lookup'\n\nOriginal message headers:\n\nReceived: from x by y\n",
+        ("bob@contoso.com", "userunknown", "5.1.10", "550", "failed", "office365"),
+    ),
+    "gmail-address-not-found": (
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\nTo: sender@example.com\n"
+        b"Subject: Delivery Status Notification (Failure)\n\n** Address not found **\n\n"
+        b"Your message wasn't delivered to bob@example.com because the address couldn't be found, or is"
+        b" unable to receive mail.\n\nThe response from the remote server was:\n"
+        b"550 5.1.1 The email account that you tried to reach does not exist. - gsmtp\n",
+        ("bob@example.com", "userunknown", "5.1.1", "550", "failed", "gmail"),
+    ),
+    "postfix-delay-warning": (
+        b"From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\nTo: sender@example.com\n"
+        b"Subject: Delayed Mail (still being retried)\n\nThis is the mail system at host mx.example.org.\n\n"
+        b"# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n\n"
+        b"Your message could not be delivered for more than 4 hour(s).\n\n"
+        b"<bob@example.net>: connect to mx.example.net[192.0.2.1]:25: Connection timed out\n",
+        ("bob@example.net", "expired", "4.0.0", "", "delayed", "postfix"),
+    ),
+    "exim-quota": (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: sender@example.com\n"
+        b"Subject: Mail delivery failed: returning message to sender\n"
+        b"X-Failed-Recipients: bob@example.net\n\n"
+        b"This message was created automatically by mail delivery software.\n\n"
+        b"A message that you sent could not be delivered to one or more of its\n"
+        b"recipients. This is a permanent error. The following address(es) failed:\n\n"
+        b"  bob@example.net\n    mailbox is full: retry timeout exceeded\n",
+        ("bob@example.net", "mailboxfull", "", "", "failed", "exim"),
+    ),
+}
+
+
+def test_common_layouts() -> None:
+    for name, (raw, expected) in COMMON_LAYOUTS.items():
+        got = [(r.recipient, r.reason, r.status, r.replycode, r.action, r.format) for r in analyze(raw)]
+        assert got == [expected], name

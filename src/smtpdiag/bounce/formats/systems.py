@@ -35,7 +35,12 @@ class System:
 SYSTEMS: Final[tuple[System, ...]] = (
     System("amazonworkmail", mailer=("amazon workmail",)),
     System("amazonses", headers=("X-SES-Outgoing",), from_=("amazonses.com",)),
-    System("office365", headers=("X-MS-Exchange-Message-Is-Ndr",), text=("office 365",)),
+    System(
+        "office365",
+        headers=("X-MS-Exchange-Message-Is-Ndr",),
+        from_=("microsoftexchange",),
+        text=("office 365", ".prod.outlook.com"),
+    ),
     System(
         "exchange",
         headers=("X-MS-Exchange-Organization-SCL", "X-MS-TNEF-Correlator", "X-MS-Embedded-Report"),
