@@ -11,7 +11,7 @@ from typing import Final
 
 # Exact enhanced status codes; the class digit is replaced by "X" when both classes agree.
 STATUS_REASONS: Final[dict[str, str]] = {
-    "X.1.0": "userunknown",
+    "5.1.0": "userunknown",  # "other address status": as a transient code it says nothing specific
     "X.1.1": "userunknown",
     "X.1.2": "hostunknown",
     "X.1.3": "userunknown",
@@ -128,7 +128,7 @@ def status_reason(status: str) -> str | None:
     if not status:
         return None
     found = STATUS_REASONS.get(status) or STATUS_REASONS.get(_generic_key(status))
-    if found is None and status[2:4] == "1." and len(status) >= 7:
+    if found is None and status[:4] == "5.1." and len(status) >= 7:
         return "userunknown"  # vendor-extended addressing codes (Microsoft's 5.1.351 ...)
     return found
 
