@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import contextlib
+import functools
 import socket
 import ssl
 import time
