@@ -138,15 +138,12 @@ def status_is_specific(status: str) -> bool:
 
 
 # Basic reply codes that name a reason on their own (most do not: 550 is used for everything).
+# Used only when neither the text nor an enhanced status code says more.
 REPLY_REASONS: Final[dict[int, str]] = {
-    421: "blocked",  # service not available, closing channel (often a deferral); refined by text
-    452: "systemfull",
-    552: "mailboxfull",
-    553: "userunknown",
-    523: "mesgtoobig",
-    534: "securityerror",
-    535: "securityerror",
-    538: "securityerror",
-    556: "notaccept",
-    521: "notaccept",
+    521: "notaccept",  # RFC 7504: the host does not accept mail
+    556: "notaccept",  # RFC 7504: the domain does not accept mail
+    530: "securityerror",  # RFC 4954: authentication required
+    534: "securityerror",  # RFC 4954: mechanism too weak
+    535: "securityerror",  # RFC 4954: credentials invalid
+    538: "securityerror",  # RFC 4954: encryption required for the mechanism
 }

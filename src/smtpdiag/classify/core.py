@@ -23,6 +23,7 @@ from typing import Final
 
 from smtpdiag.classify import phrases
 from smtpdiag.classify.codes import (
+    REPLY_REASONS,
     normalize_status,
     status_is_specific,
     status_reason,
@@ -281,6 +282,8 @@ def classify(
             reason = "securityerror"
         elif cmd in ("HELO", "EHLO", "CONN"):
             reason = "blocked"
+        elif reply_code in REPLY_REASONS:
+            reason = REPLY_REASONS[reply_code]
         elif reply_code and reply_code // 100 in (4, 5) and reply_code % 100 in (0, 2, 3, 4):
             reason = "syntaxerror"  # 500/502-504: the peer did not understand our command
         elif low and phrases.VACATION.find(low):

@@ -1126,7 +1126,6 @@ REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     ReasonPhrases("onhold", ("on hold",)),
 )
 
-BY_NAME: Final[dict[str, ReasonPhrases]] = {r.reason: r for r in (*REASON_ORDER, VACATION)}
 
 # Phrases that say the failure is temporary whatever the code's first digit says.
 TEMPORARY_PHRASES: Final[tuple[str, ...]] = (

@@ -11,7 +11,7 @@ Modules are tried in the order of `formats.MODULES`; the first one that returns 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 from functools import cached_property
 
@@ -113,9 +113,3 @@ def _is_status_block(b: dict[str, str]) -> bool:
     if "final-recipient" in b or "original-recipient" in b:
         return "action" in b or "status" in b
     return "reporting-mta" in b
-
-
-@dataclass(slots=True)
-class FormatResult:
-    name: str
-    facts: list[Facts] = field(default_factory=list)
