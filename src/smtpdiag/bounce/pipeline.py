@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Final
 
-from smtpdiag.bounce.fields import find_reply_code, find_status, infer_command
+from smtpdiag.bounce.fields import ADDR_RE, find_reply_code, find_status, infer_command
 from smtpdiag.bounce.formats import MODULES, generic, rfc3464, systems
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
@@ -24,6 +24,7 @@ from smtpdiag.classify.vendors import vendor_hint
 log = logging.getLogger(__name__)
 
 MAX_RESULTS: Final = 1000  # recipients reported per message
+MAX_FALLBACK_DIAG: Final = 1000  # characters of a bounce's text kept as the diagnostic of the last resort
 
 
 @dataclass(slots=True)
@@ -72,7 +73,29 @@ def _analyze(message: bytes | Message) -> Report:
                 for f in facts:
                     f.command = f.command or systems.command_hint(system, f.diagnostic)
         return Report(results=[_result(ctx, f, name) for f in facts[:MAX_RESULTS]], format=name)
+    facts = _recipients_of_original(ctx)
+    if facts:
+        name = systems.identify(ctx) or generic.NAME
+        return Report(results=[_result(ctx, f, name) for f in facts[:MAX_RESULTS]], format=name)
     return Report()
+
+
+def _recipients_of_original(ctx: Context) -> list[Facts]:
+    """Last resort for a bounce that names no failed address: the returned message's recipients.
+
+    Some notices (an empty delivery-status part, a provider's HTML page) only say that the
+    attached message was not delivered; its To header says to whom.
+    """
+    if not ctx.parts.original_headers:
+        return []
+    if not (ctx.parts.status_blocks or generic.looks_like_bounce(ctx)):
+        return []
+    to = ctx.original_fields.get("to", "")
+    addrs = [m.group(0).lower() for m in ADDR_RE.finditer(to[:4000])][:MAX_RESULTS]
+    if not addrs:
+        return []
+    diag = " ".join(" ".join(generic.bounce_text(ctx)).split())[:MAX_FALLBACK_DIAG]
+    return [Facts(recipient=a, diagnostic=diag, action="failed") for a in dict.fromkeys(addrs)]
 
 
 def prefer_status(field_status: str, diag_status: str, reply: str) -> str:

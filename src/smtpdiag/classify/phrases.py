@@ -497,6 +497,8 @@ VIRUSDETECTED = ReasonPhrases(
 POLICYVIOLATION = ReasonPhrases(
     "policyviolation",
     (
+        "blocked because its content",
+        "content presents a potential security issue",
         "for policy reasons",
         "not accepted for policy",
         "policy violation",
@@ -650,6 +652,8 @@ RATELIMITED = ReasonPhrases(
 REJECTED = ReasonPhrases(
     "rejected",
     (
+        "'send mail as'",
+        "send mail as feature",
         "can't determine purported responsible address",
         "purported responsible address",
         "sender was rejected",
