@@ -404,3 +404,27 @@ def test_common_layouts() -> None:
     for name, (raw, expected) in COMMON_LAYOUTS.items():
         got = [(r.recipient, r.reason, r.status, r.replycode, r.action, r.format) for r in analyze(raw)]
         assert got == [expected], name
+
+
+def test_last_resort_recipients_come_from_the_returned_message() -> None:
+    raw = (
+        b"From: Mail Delivery Subsystem <mailer-daemon@example.org>\r\nTo: sender@example.com\r\n"
+        b"Subject: Delivery Status Notification (Failure)\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nYour message was not delivered: the mailbox is full.\r\n"
+        b"--XX\r\nContent-Type: message/rfc822\r\n\r\n"
+        b"From: sender@example.com\r\nTo: Friend <friend@example.net>\r\nSubject: hi\r\n\r\n"
+        b"hello\r\n--XX--\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.original_subject) == ("friend@example.net", "mailboxfull", "hi")
+
+
+def test_one_click_unsubscribe_is_opt_out_feedback() -> None:
+    raw = (
+        b"From: user@icloud.example\r\nTo: opt-out-123@list.example.org\r\nSubject: unsubscribe\r\n"
+        b"Auto-Submitted: auto-replied\r\nX-Apple-Unsubscribe: true\r\n\r\n"
+        b"Apple Mail sent this email to unsubscribe from the message.\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.reason, r.feedbacktype) == ("user@icloud.example", "feedback", "opt-out")
