@@ -17,7 +17,6 @@ import email.charset
 import email.policy
 import email.utils
 import os
-import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from smtpdiag.client.send import RecipientResult
+from smtpdiag.client.session import local_hostname
 
 DSNAction = Literal["failed", "delayed", "delivered", "relayed", "expanded"]
 MAX_ORIGINAL_HEADER_OCTETS = 64 * 1024  # the header section copied into the report is cut here
@@ -132,7 +132,7 @@ def build_dsn(
     """The DSN as an email message addressed to `sender` (From: MAILER-DAEMON)."""
     if not recipients:
         raise ValueError("a DSN needs at least one recipient")
-    mta = reporting_mta or socket.getfqdn() or "localhost"
+    mta = reporting_mta or local_hostname()
     now = date or datetime.now(UTC)
     report = MIMEMultipart("report", report_type="delivery-status")
     failed = any(r.action == "failed" for r in recipients)

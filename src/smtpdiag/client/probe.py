@@ -9,7 +9,6 @@ separate, verified handshake to tell whether the certificate validates for the n
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,6 +24,7 @@ from smtpdiag.client.session import (
     Timeouts,
     TLSInfo,
     TranscriptEntry,
+    local_hostname,
     unverified_context,
     verifying_context,
 )
@@ -182,7 +182,7 @@ async def probe_async(
     timeouts = timeouts or Timeouts()
     parsed: Target = parse_target(target, default_port=port)
     resolver = resolver or make_resolver(dns_server)
-    helo_name = helo or socket.getfqdn() or "localhost"
+    helo_name = helo or local_hostname()
     session = SMTPSession(timeouts=timeouts, lang=lang)
     result = ProbeResult(target=target, verdict=Verdict(True, "", "ok", "ok"), transcript=session.transcript)
     try:

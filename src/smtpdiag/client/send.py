@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import email.utils
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -32,6 +31,7 @@ from smtpdiag.client.session import (
     SMTPSession,
     Timeouts,
     TranscriptEntry,
+    local_hostname,
     unverified_context,
     verifying_context,
 )
@@ -430,7 +430,7 @@ async def send_async(
     check_message(raw)
     headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     opts = _Options(
-        helo=helo or socket.getfqdn() or "localhost",
+        helo=helo or local_hostname(),
         starttls=starttls,
         implicit_tls=implicit_tls,
         tls_verify=tls_verify,

@@ -140,6 +140,13 @@ class SessionError(Exception):
 
 
 @functools.lru_cache(maxsize=1)
+def local_hostname() -> str:
+    """This host's name for EHLO and Reporting-MTA (looked up once: getfqdn may ask DNS)."""
+    name = socket.getfqdn() or "localhost"
+    return name if name.isascii() and " " not in name else "localhost"
+
+
+@functools.lru_cache(maxsize=1)
 def unverified_context() -> ssl.SSLContext:
     """A TLS context that completes the handshake whatever the certificate (validation is separate).
 
