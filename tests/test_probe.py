@@ -345,4 +345,11 @@ async def test_implicit_tls(tmp_path: Path) -> None:
     assert result.tls is not None and result.tls.verified is True
     assert "STARTTLS" not in [e.step for e in result.transcript if e.kind == "client"]
     # Plaintext to a TLS port: the server waits for a ClientHello and never greets.
-    assert plain.verdict.step == "BANNER" and not plain.verdict.ok
+    assert plain.verdict.step == "BANNER" and not plain.verdict.ok and "try --tls" in plain.verdict.reason
+
+
+async def test_implicit_tls_to_a_plaintext_port() -> None:
+    async with ScriptedSMTP() as s:
+        result = await probe_async(s.address, implicit_tls=True, timeouts=FAST)
+    assert (result.verdict.step, result.verdict.kind) == ("CONNECT", "tls")
+    assert "drop --tls" in result.verdict.reason

@@ -89,10 +89,17 @@ class ProbeResult:
         }
 
 
-def _session_failure(exc: SessionError, lang: str | None) -> Verdict:
+def _session_failure(exc: SessionError, lang: str | None, implicit_tls: bool = False) -> Verdict:
     transient: bool | None = exc.kind in ("timeout", "refused", "unreachable", "closed")
     explanation = None
     reason = exc.message
+    if exc.step == "BANNER" and exc.kind == "timeout" and not implicit_tls:
+        reason += (
+            "; the server accepted the connection but never greeted: a port that expects TLS from"
+            " the first byte (465) does this to a plaintext client - try --tls"
+        )
+    elif exc.step == "CONNECT" and exc.kind == "tls" and "WRONG_VERSION_NUMBER" in exc.message.upper():
+        reason += "; the server answered in plaintext: this port does not use implicit TLS - drop --tls"
     if exc.kind == "protocol":
         transient = None
         summary = explain_text(f"SMTP protocol failure: {exc.message}", lang=lang)
@@ -207,7 +214,7 @@ async def probe_async(
     except DNSFailure as exc:
         result.verdict = _dns_failure(exc)
     except SessionError as exc:
-        result.verdict = _session_failure(exc, lang)
+        result.verdict = _session_failure(exc, lang, implicit_tls)
     finally:
         await session.quit()
         await session.close()
