@@ -139,3 +139,41 @@ def test_never_raises(text: str, code: int | None, status: str | None, command: 
     c = classify(text, reply_code=code, status=status, command=command)
     assert c.reason
     assert c.retry in ("never", "later", "after-fix", "n/a")
+
+
+@pytest.mark.parametrize(
+    ("text", "provider", "reason"),
+    [
+        ("552 5.2.0 ESMTP server not available AUP#I-1340", "spectrum", "ratelimited"),
+        ("452 4.1.0 ESMTP server temporarily unavailable AUP#I-1370", "spectrum", "ratelimited"),
+        ("550 5.1.0 sender rejected AUP#In-1010", "spectrum", "rejected"),
+        ("554 5.7.1 blocked. Refer to Error Codes section. AUP#CXBL", "cox", "blocked"),
+        ("554 not allowed AUP#IPBL0010", "cox", "blocked"),
+        (
+            "550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. OFR_416 [416]",
+            "orange",
+            "userunknown",
+        ),
+        (
+            "552 5.1.1 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]",
+            "orange",
+            "mailboxfull",
+        ),
+        ("550 5.5.0 Boite du destinataire archivee. Archived recipient. LPN007_420", "orange", "suspend"),
+        (
+            "550 5.1.1 <a@b.example> - 203.0.113.2 has sent to too many recipients this hour. IB607",
+            "godaddy",
+            "ratelimited",
+        ),
+    ],
+)
+def test_provider_error_codes(text: str, provider: str, reason: str) -> None:
+    c = classify(text, reply_code=int(text[:3]))
+    assert (c.vendor, c.reason) == (provider, reason)
+
+
+def test_numbers_that_only_look_like_provider_codes_are_ignored() -> None:
+    assert (
+        classify("550 5.1.1 user unknown; ticket IB9999, ref OFR-12", reply_code=550, status="5.1.1").vendor
+        is None
+    )

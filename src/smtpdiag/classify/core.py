@@ -3,7 +3,8 @@
 How the evidence is weighed (in this order):
 
 1. A 2.X.X status means the message was delivered ("delivered").
-2. A provider's known reply (vendor knowledge, when that data file is installed) names its reason.
+2. A provider's known reply (vendor knowledge, when that data file is installed) names its reason;
+   so does a provider's own error code ("AUP#I-1370", "OFR_416", "IB607": `providers.py`).
 3. The text is matched against the per-reason phrase tables (`phrases.REASON_ORDER`).
 4. The enhanced status code names a reason when it is not generic (`codes.STATUS_REASONS`).
 5. Text and code are weighed: a specific code (5.1.1, 5.2.2, ...) beats a vague phrase; a specific
@@ -28,6 +29,7 @@ from smtpdiag.classify.codes import (
     status_is_specific,
     status_reason,
 )
+from smtpdiag.classify.providers import match_provider_code
 from smtpdiag.classify.vendors import match_vendor
 
 # Hard bounce: the address itself is bad, suppress it (as Sisimai: notaccept only when permanent).
@@ -259,6 +261,12 @@ def classify(
     if vend is not None:
         reason, vendor_id = vend.reason, vend.vendor
         evidence.append(f"{vend.vendor} reply {vend.key_phrase!r}")
+
+    if not reason and low:
+        pc = match_provider_code(low)
+        if pc is not None:
+            reason, vendor_id = pc.reason, vendor_id or pc.provider
+            evidence.append(f"{pc.provider} code {pc.code!r}")
 
     code_reason = status_reason(st)
     if not reason and (diagnostic_type or "").lower() in ("x-unix", "x-local"):

@@ -1081,6 +1081,7 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
 BLOCKED_HOST = ReasonPhrases(
     "blocked",
     (
+        "spamhaus.org/query/bl",
         "service refuse",
         "smtp server of your isp",
         "invalid ip for sending mail",

@@ -1,0 +1,136 @@
+"""Mailbox providers' own error codes, as data: a code in the reply names the reason exactly.
+
+Some providers append a code of their own to every refusal and document what each means
+(Spectrum/Charter "AUP#I-1370", Cox "AUP#CXBL", Orange and La Poste "OFR_416" / "LPN007_420",
+GoDaddy "IB607"). Such a code beats any phrase: it is the provider's own classification.
+The tables below restate the providers' published meanings in the Sisimai reason vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCode:
+    provider: str
+    code: str  # as written in the reply, e.g. "AUP#I-1370"
+    reason: str
+
+
+# Spectrum (Charter): AUP#I-NNNN for mail to Spectrum, AUP#O-NNNN for mail from it.
+SPECTRUM_RE: Final = re.compile(r"aup#[io]n?-?(\d{4})\b")
+SPECTRUM_RANGES: Final[tuple[tuple[int, int, str], ...]] = (
+    (1000, 1000, "blocked"),  # sending IP blocked for suspicious activity
+    (1010, 1080, "rejected"),  # sending account blocked or limited
+    (1090, 1090, "systemerror"),  # message could not be processed, try later
+    (1100, 1150, "requireptr"),  # no full-circle (forward-confirmed) reverse DNS
+    (1160, 1190, "policyviolation"),  # against the sending domain's security policy
+    (1200, 1250, "blocked"),  # sending IP listed by Cloudmark CSI or Spamhaus
+    (1260, 1260, "networkerror"),  # IPv6 connections not served
+    (1300, 1340, "ratelimited"),  # too many (concurrent) connections
+    (1350, 1490, "ratelimited"),  # too many messages, recipients or invalid recipients
+    (1500, 1520, "rejected"),  # sending as an address or domain not signed in with
+    (1530, 1530, "mesgtoobig"),  # larger than 20 MB
+    (1540, 1550, "ratelimited"),  # too many messages per session / recipients per message
+    (1560, 1560, "policyviolation"),  # too many invalid recipients
+    (1580, 1580, "ratelimited"),  # too many recipients in a short time
+)
+
+# Cox: AUP#<letters>.
+COX_RE: Final = re.compile(r"aup#([a-z]{2,8}\d{0,5})\b")
+COX_CODES: Final[dict[str, str]] = {
+    "cxbl": "blocked",  # IP blocked for spam-like behaviour
+    "cdrbl": "blocked",  # IP temporarily blocked for spam-like behaviour
+    "cxdns": "requireptr",  # reverse DNS of the sending IP fails
+    "cxsndr": "authfailure",  # SPF/DKIM checks of the sender's domain failed
+    "cxsmtp": "rejected",  # SMTP protocol violation, sender not verifiable
+    "cxcnct": "ratelimited",  # too many concurrent connections
+    "cxmxrt": "ratelimited",  # too many recipients, wait before sending more
+    "cxthrt": "securityerror",  # sending limited for suspicious account activity
+    "cxmj": "securityerror",  # sending blocked for suspicious account activity
+}
+COX_PREFIXES: Final[tuple[tuple[str, str], ...]] = (("ipbl", "blocked"), ("urlbl", "spamdetected"))
+
+# Orange and La Poste: OFR_NNN, OFRNNN_NNN, LPNNNN_NNN, LPNAAA_NNN, OUK_NNN (the last 3 digits count).
+ORANGE_RE: Final = re.compile(r"\b(?:ofr|lpn|lpnaaa|ouk)(?:_|\d{3}[-_])(\d{3})\b")
+ORANGE_CODES: Final[dict[str, str]] = {
+    "101": "blocked",  # sending IP listed (Spamhaus)
+    "102": "blocked",  # sending IP blocked for spam incidents
+    "103": "blocked",  # service refused to the sending host
+    "104": "ratelimited",  # too many connections
+    "305": "securityerror",  # invalid authentication code
+    "401": "blocked",  # SPF: host not allowed to send for the domain
+    "402": "securityerror",  # authentication required
+    "403": "rejected",  # invalid sender
+    "405": "rejected",  # invalid sender
+    "415": "rejected",  # invalid sender
+    "416": "userunknown",  # invalid recipient
+    "417": "mailboxfull",  # recipient over quota
+    "418": "userunknown",  # invalid recipient
+    "420": "suspend",  # recipient mailbox archived
+    "421": "rejected",  # MAIL FROM not owned by the user
+    "426": "suspend",  # recipient account blocked
+    "505": "systemerror",  # service refused at end of data, try later
+    "506": "spamdetected",  # mail rejected as spam
+    "510": "blocked",  # service refused
+    "514": "mesgtoobig",  # message size limit reached
+    "517": "authfailure",  # DMARC verification failed
+    "630": "policyviolation",  # client host rejected by policy
+    "999": "blocked",  # service refused to the sending host
+}
+
+# GoDaddy (secureserver.net): IBNNN.
+GODADDY_RE: Final = re.compile(r"\bib(\d{3})\b")
+GODADDY_CODES: Final[dict[str, str]] = {
+    "401": "securityerror",  # authentication not allowed on inbound servers
+    "501": "notcompliantrfc",  # blank From: address
+    "502": "notcompliantrfc",  # IP address as From: address
+    "506": "rejected",  # From: domain invalid
+    "508": "authfailure",  # SPF does not authorise the sending server
+    "108": "requireptr",  # reverse DNS of the sending IP failed
+    "212": "spamdetected",  # content judged to be spam
+    "705": "virusdetected",  # virus-infected message
+    "605": "ratelimited",  # too many recipients in the message
+    "007": "ratelimited",  # too many sessions from the IP
+    "101": "ratelimited",  # high volume, try later
+    "110": "blocked",  # IP blocked for an hour (spam)
+    "111": "blocked",  # IP blocked for the day (spam)
+    "112": "blocked",  # IP blocked for an hour (invalid recipients)
+    "113": "blocked",  # IP blocked for the day (invalid recipients)
+    "504": "ratelimited",  # too many messages this hour
+    "510": "ratelimited",  # too many messages in the session
+    "607": "ratelimited",  # too many recipients this hour
+    "103": "badreputation",  # poor Cloudmark CSI reputation
+    "104": "blocked",  # listed on Spamhaus SBL
+    "105": "blocked",  # listed on Spamhaus XBL
+    "106": "blocked",  # listed on Spamhaus PBL
+}
+
+
+def match_provider_code(text: str) -> ProviderCode | None:
+    """The provider code in a reply (lower-cased text) and the reason it names, if any."""
+    if "aup#" in text:
+        m = SPECTRUM_RE.search(text)
+        if m:
+            number = int(m.group(1))
+            for low, high, reason in SPECTRUM_RANGES:
+                if low <= number <= high:
+                    return ProviderCode("spectrum", m.group(0), reason)
+        mc = COX_RE.search(text)
+        if mc:
+            code = mc.group(1)
+            reason = COX_CODES.get(code) or next((r for p, r in COX_PREFIXES if code.startswith(p)), "")
+            if reason:
+                return ProviderCode("cox", mc.group(0), reason)
+    if "ofr" in text or "lpn" in text or "ouk_" in text:
+        mo = ORANGE_RE.search(text)
+        if mo and mo.group(1) in ORANGE_CODES:
+            return ProviderCode("orange", mo.group(0), ORANGE_CODES[mo.group(1)])
+    if "ib" in text:
+        mg = GODADDY_RE.search(text)
+        if mg and mg.group(1) in GODADDY_CODES:
+            return ProviderCode("godaddy", mg.group(0), GODADDY_CODES[mg.group(1)])
+    return None
