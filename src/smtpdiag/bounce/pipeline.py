@@ -19,6 +19,7 @@ from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
 from smtpdiag.bounce.result import BounceResult
 from smtpdiag.classify import classify
+from smtpdiag.classify.providers import host_rule
 from smtpdiag.classify.vendors import vendor_hint
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,13 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
         reason = c.reason
         if reason in ("onhold", "undefined") and f.action == "delayed":
             reason = "expired"
+        remote_host = f.remote_mta.split()[0] if f.remote_mta.split() else ""
+        for host in (remote_host, f.recipient.partition("@")[2]):
+            # A mailbox-status code (X.2.X) keeps its own reading.
+            rule = host_rule(host, f.command, reason) if host and status[2:4] != "2." else None
+            if rule is not None:
+                reason = rule.means
+                break
         hard = c.hardbounce if f.hardbounce is None else f.hardbounce
     if not status and reply and reply[0] in "245":
         status = f"{reply[0]}.0.0"

@@ -134,3 +134,30 @@ def match_provider_code(text: str) -> ProviderCode | None:
         if mg and mg.group(1) in GODADDY_CODES:
             return ProviderCode("godaddy", mg.group(0), GODADDY_CODES[mg.group(1)])
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class HostRule:
+    """A provider's known habit: at `command`, its servers say `says` when they mean `means`."""
+
+    host_suffix: str
+    command: str
+    says: str
+    means: str
+    why: str
+
+
+HOST_RULES: Final[tuple[HostRule, ...]] = (
+    # NTT docomo answers "550 Unknown user" after DATA when the recipient's reception filter refuses
+    # the sender; an address that does not exist is refused at RCPT.
+    HostRule("docomo.ne.jp", "DATA", "filtered", "rejected", "docomo's reception filter refused the sender"),
+)
+
+
+def host_rule(host: str, command: str, reason: str) -> HostRule | None:
+    """The rule of the provider running `host` (a domain or MTA name) that re-reads `reason`."""
+    host = host.lower().rstrip(".")
+    for rule in HOST_RULES:
+        if rule.command == command and rule.says == reason and host.endswith(rule.host_suffix):
+            return rule
+    return None
