@@ -181,6 +181,12 @@ def _weigh(
     reason, why = "", ""
     key: str | None = None
     args: dict[str, str] = {}
+    if strong and code_reason == "expired" and strong[0] != "expired":
+        # The queue gave up (X.4.7) and the text says so, or shows a deferred (retried) attempt:
+        # the last attempt's error is only how it ended.
+        gave_up = phrases.EXPIRED.find(low) or ("deferred" if "deferred" in low else None)
+        if gave_up:
+            strong = ("expired", gave_up)
     if strong:
         t, phrase = strong
         if code_reason and t != code_reason and (specific or code_reason not in VAGUE_CODE_REASONS):

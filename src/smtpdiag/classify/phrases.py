@@ -497,6 +497,8 @@ VIRUSDETECTED = ReasonPhrases(
 POLICYVIOLATION = ReasonPhrases(
     "policyviolation",
     (
+        "host network not allowed",
+        "content examination policy",
         "blocked because its content",
         "content presents a potential security issue",
         "for policy reasons",
@@ -722,7 +724,6 @@ BLOCKED = ReasonPhrases(
         "client host rejected",
         "helo command rejected",
         "go away",
-        "host network not allowed",
         "hosts with dynamic ip",
         "dynamic/zombied",
         "dial-up",
@@ -946,7 +947,11 @@ EXPIRED = ReasonPhrases(
         "server did not respond",
         "not yet been delivered",
     ),
-    _rx(r"failed \d{1,4} attempts", r"after \d{1,4} (?:attempts|retries|hours|days)"),
+    _rx(
+        r"failed \d{1,4} attempts",
+        r"after \d{1,4} (?:attempts|retries|hours|days)",
+        r"(?:delivered|undelivered) for \d{1,4} (?:day|hour)",
+    ),
 )
 
 NOTACCEPT = ReasonPhrases(
