@@ -44,17 +44,27 @@ def test_seed_spam_filter_rejection() -> None:
 
 
 @pytest.mark.parametrize(("text", "permanent"), [(SEED_AUP_PERMANENT, True), (SEED_AUP_TEMPORARY, False)])
-def test_seed_comcast_aup_codes_are_a_policy_block(text: str, permanent: bool) -> None:
+def test_seed_aup_codes_are_a_providers_policy_refusal(text: str, permanent: bool) -> None:
+    # AUP#I-13xx: Spectrum (Charter) refusing too many connections/messages from the sending IP;
+    # the words "server not available" and the 5.2.0/4.1.0 codes are not what happened
     d = explain(text, "en")
-    assert d.reason == "blocked"
-    assert d.hardbounce is False  # AUP# blocks are about the sender, never the recipient address
+    assert d.reason == "ratelimited"
+    assert d.hardbounce is False  # about the sender, never the recipient's address
     assert d.permanent is permanent
-    assert d.retry == ("after-fix" if permanent else "later")
-    assert d.vendor == "comcast"
-    assert "Comcast" in d.summary
-    assert any("AUP#I-13" in n and "policy" in n for n in d.notes)
+    assert d.retry == "later"
+    assert d.vendor == "spectrum"
+    assert "Spectrum" in d.summary
+    assert any("AUP#I-13" in n and "Acceptable Use Policy" in n and "rate limit" in n for n in d.notes)
     ru = explain(text, "ru")
-    assert any("Comcast" in n and CYRILLIC.search(n) for n in ru.notes)
+    assert any("Spectrum" in n and CYRILLIC.search(n) for n in ru.notes)
+
+
+def test_aup_code_without_a_table_entry_is_still_a_policy_block() -> None:
+    d = explain("554 5.7.1 ESMTP server not available AUP#ZZTOP", "en")
+    assert d.vendor == "cox"
+    assert d.reason not in ("undefined", "onhold", "userunknown")
+    assert d.hardbounce is False
+    assert any("AUP#ZZTOP" in n for n in d.notes)
 
 
 def test_seed_three_digit_code_not_found_means_no_smtp_peer() -> None:
@@ -268,3 +278,10 @@ def test_vendor_note_is_in_the_chosen_language() -> None:
     assert ru and "ключевая фраза" in ru[0] and "key phrase" not in ru[0]
     en = [n for n in explain(text, "en").notes if "Google Gmail" in n]
     assert en and "key phrase" in en[0]
+
+
+def test_provider_error_code_leads_the_explanation() -> None:
+    # Orange's OFR_416 means "invalid recipient" whatever the 5.7.1 around it says
+    d = explain("550 5.7.1 Message rejected OFR_416", "en")
+    assert (d.vendor, d.vendor_name, d.reason, d.hardbounce) == ("orange", "Orange", "userunknown", True)
+    assert any("Orange" in n and "own error code" in n for n in d.notes)

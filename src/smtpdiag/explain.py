@@ -204,20 +204,24 @@ _T: Final[dict[str, dict[str, str]]] = {
         ),
         "vendor": "Recognised as a reply from {name} ({by}).",
         "evidence-phrase": "key phrase \u201c{}\u201d",
+        "evidence-provider-code": "its own error code in the text",
         "evidence-tag": "tag {}",
         "evidence-code": "code {}",
         "evidence-host": "server {}",
         "evidence-host-in-text": "a *.{} host named in the text",
         "evidence-signature": "\u201c{}\u201d in the text",
         "aup": (
-            "{tag} is a Comcast/Xfinity policy code (AUP: Acceptable Use Policy). Despite the words "
-            "\u201cserver not available\u201d nothing is broken: Comcast's mail servers refused the mail "
-            "by policy, usually because of the sending IP address (reputation, volume, a dynamic or "
-            "residential range, missing reverse DNS). With a 5xx reply code it is a refusal, with a 4xx "
-            "code a deferral. Check the IP on blocklists, make sure the sending server has reverse DNS "
-            "and SPF/DKIM, and if it persists contact Comcast's postmaster quoting the full code."
+            "{tag} is an Acceptable Use Policy code of the mail servers of {provider}. Despite words such as "
+            "\u201cserver not available\u201d nothing is broken there: the provider refused the mail by "
+            "policy, because of how the sending server or account behaves. Spectrum (Charter, formerly "
+            "Time Warner Cable/Roadrunner) uses AUP#I-NNNN for mail coming in: I-10xx the sending IP or "
+            "account is blocked, I-11xx no matching reverse DNS, I-12xx the IP is on a blocklist "
+            "(Cloudmark, Spamhaus), I-13xx and I-14xx too many connections or messages from the IP (a "
+            "rate limit), I-15xx limits of the sending account; Cox uses AUP#CX... codes. With a 4xx "
+            "reply code it is a deferral, with 5xx a refusal. Slow down, check the IP on blocklists, make "
+            "sure the sending server has reverse DNS, SPF and DKIM, and if it persists ask the provider's "
+            "postmaster, quoting the full code."
         ),
-        "aup-title": "Refused by Comcast/Xfinity policy (AUP code)",
         "nonstandard": (
             "{code} is not defined by any RFC: its meaning is folklore and servers use it differently."
         ),
@@ -343,21 +347,25 @@ _T: Final[dict[str, dict[str, str]]] = {
         ),
         "vendor": "Это ответ {name} ({by}).",
         "evidence-phrase": "ключевая фраза «{}»",
+        "evidence-provider-code": "по собственному коду ошибки в тексте",
         "evidence-tag": "метка {}",
         "evidence-code": "код {}",
         "evidence-host": "сервер {}",
         "evidence-host-in-text": "в тексте упомянут сервер *.{}",
         "evidence-signature": "в тексте есть «{}»",
         "aup": (
-            "{tag} — код политики Comcast/Xfinity (AUP, Acceptable Use Policy — правила допустимого "
-            "использования). Несмотря на слова «server not available», ничего не сломано: почтовые "
-            "серверы Comcast не приняли письмо по своим правилам, обычно из-за IP-адреса отправителя "
-            "(репутация, объём рассылки, динамический или «домашний» диапазон, нет обратной записи DNS). "
-            "С кодом ответа 5xx это отказ, с 4xx — отсрочка. Проверьте IP по чёрным спискам, настройте "
-            "обратную зону (PTR), SPF и DKIM, а если не поможет — напишите постмастеру Comcast, указав "
-            "код целиком."
+            "{tag} — код правил допустимого использования (Acceptable Use Policy) почтовых серверов "
+            "{provider}. Несмотря на слова вроде «server not available», там ничего не сломано: провайдер "
+            "отказал по своим правилам из-за того, как ведёт себя сервер или учётная запись отправителя. "
+            "Spectrum (Charter, бывшие Time Warner Cable и Roadrunner) для входящей почты пишет "
+            "AUP#I-NNNN: I-10xx — заблокирован IP или учётная запись отправителя, I-11xx — нет "
+            "соответствующей обратной записи DNS, I-12xx — IP в чёрном списке (Cloudmark, Spamhaus), "
+            "I-13xx и I-14xx — слишком много соединений или писем с этого IP (ограничение частоты), "
+            "I-15xx — ограничения учётной записи; у Cox коды вида AUP#CX... С кодом ответа 4xx это "
+            "отсрочка, с 5xx — отказ. Снизьте темп отправки, проверьте IP по чёрным спискам, настройте "
+            "обратную зону (PTR), SPF и DKIM, а если не поможет — обратитесь к постмастеру провайдера, "
+            "указав код целиком."
         ),
-        "aup-title": "Отказ по правилам Comcast/Xfinity (код AUP)",
         "nonstandard": (
             "Код {code} не описан ни в одном RFC: его значение — «народное», и разные серверы понимают его "
             "по-разному."
@@ -452,7 +460,20 @@ _KIND_WORD: Final[dict[str, dict[bool, str]]] = {
 _EMAIL_HEADER_RE = re.compile(
     r"^(?:Received|Return-Path|Content-Type|X-Failed-Recipients):", re.MULTILINE | re.IGNORECASE
 )
-_AUP_RE = re.compile(r"AUP#\s{0,2}([A-Za-z]{1,6}-?[0-9]{0,6})")
+# AUP ("Acceptable Use Policy") codes: Spectrum/Charter "AUP#I-1370" / "AUP#O-1010" (group 1 set),
+# Cox "AUP#CXBL"
+_AUP_RE = re.compile(r"AUP#\s{0,2}(?:([IO]N?-?[0-9]{3,5})|([A-Za-z]{2,8}[0-9]{0,5}))")
+# what the classifier may say of an AUP# refusal when it has no entry for the code: not the reason
+_VAGUE_FOR_AUP: Final = frozenset(
+    {"undefined", "onhold", "userunknown", "filtered", "hostunknown", "systemerror"}
+)
+# display names of the providers the classifier recognises by their own error codes
+PROVIDER_NAMES: Final[dict[str, str]] = {
+    "spectrum": "Spectrum (Charter)",
+    "cox": "Cox",
+    "orange": "Orange",
+    "godaddy": "GoDaddy",
+}
 
 
 def _t(lang: Lang, key: str, **kw: object) -> str:
@@ -686,15 +707,25 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         reason = "delivered" if (item.reply_code or 0) < 300 else "undefined"
         hardbounce, retry, permanent = False, "n/a", None
     vendor_name = match.vendor_name if match else None
+    if vendor_id is None and cls.vendor:  # a provider the classifier knows by its own error code
+        vendor_id = cls.vendor
+        vendor_name = PROVIDER_NAMES.get(cls.vendor, cls.vendor)
     evidence = cls.evidence
     aup = _AUP_RE.search(item.text)
     if aup:
-        # Comcast/Xfinity's policy engine refused the sender; the words ("server not available",
-        # an X.1.0 address status) are misleading, the AUP# tag is what counts
-        reason, hardbounce = "blocked", False
-        retry = "later" if permanent is False else "after-fix"
-        vendor_id, vendor_name = "comcast", "Comcast/Xfinity"
-        evidence = (f"policy tag {aup.group(0)!r}", *evidence)
+        # a cable provider's policy engine refused the sender: the words ("server not available",
+        # an X.1.0 address status) are misleading, the AUP# code is what counts
+        provider = "spectrum" if aup.group(1) else "cox"
+        if vendor_id is None:
+            vendor_id, vendor_name = provider, PROVIDER_NAMES[provider]
+        if reason in _VAGUE_FOR_AUP:
+            # a code the classifier has no table entry for: still a policy refusal of the sender
+            reason, hardbounce = "blocked", False
+            retry = "later" if permanent is False else "after-fix"
+            evidence = (f"policy code {aup.group(0)!r}", *evidence)
+    # a provider's own error code decided the reason: the RFC code entries then describe words that
+    # are not what happened ("server not available"), so the reason's texts lead
+    provider_code = bool(aup) or (match is None and cls.vendor is not None)
     rentry = reason_entry(reason)
     reason_title = rentry.text(lang).title if rentry else reason
     reason_meaning = rentry.text(lang).meaning if rentry else ""
@@ -734,8 +765,10 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
     if match is not None:
         by = "; ".join(_describe(e, lang) for e in match.evidence)
         notes.append(_t(lang, "vendor", name=match.vendor_name, by=by))
+    elif vendor_name and not aup:
+        notes.append(_t(lang, "vendor", name=vendor_name, by=_t(lang, "evidence-provider-code")))
     if aup:
-        notes.append(_t(lang, "aup", tag=aup.group(0)))
+        notes.append(_t(lang, "aup", tag=aup.group(0), provider=vendor_name or PROVIDER_NAMES["spectrum"]))
     if basic is not None and basic.standing == "non-standard":
         notes.append(_t(lang, "nonstandard", code=item.reply_code))
     elif basic is None and item.reply_code is not None:
@@ -751,8 +784,8 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
     # retry advice: the most specific entry's own words when it agrees with the verdict
     advice = ""
     for e, src in _entries_with_sources(match, detail, basic):
-        if aup:
-            break  # the code entries describe what the words say, not the policy block
+        if provider_code:
+            break  # the code entries describe what the words say, not the provider's verdict
         if e.retry == retry and not (conflict_key and src is basic):
             advice = e.text(lang).retry_advice
             break
@@ -760,14 +793,17 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         advice = _t(lang, f"retry-{retry}") if f"retry-{retry}" in _T[lang] else ""
 
     codes = " ".join(str(c) for c in (item.reply_code, item.enhanced) if c)
-    headline = _t(lang, "aup-title") if aup else _headline(match, detail, basic, reason, reason_title, lang)
+    if provider_code and reason_title and reason_title != reason:
+        headline = reason_title  # the code entries describe the misleading words, not the refusal
+    else:
+        headline = _headline(match, detail, basic, reason, reason_title, lang)
     if vendor_name:
         summary = _t(lang, "summary-vendor", codes=codes, vendor=vendor_name, title=headline)
     else:
         summary = _t(lang, "summary-code", codes=codes, title=headline)
     summary += f" {_permanence_word(lang, permanent, item.reply_code)}. {advice}".rstrip()
     what_to_do = ""
-    if aup and rentry is not None:
+    if provider_code and rentry is not None:
         what_to_do = rentry.text(lang).sender_action  # the code entries describe the misleading words
     elif entries and not positive:
         what_to_do = entries[0].sender_action
