@@ -428,3 +428,13 @@ def test_one_click_unsubscribe_is_opt_out_feedback() -> None:
     )
     [r] = analyze(raw)
     assert (r.recipient, r.reason, r.feedbacktype) == ("user@icloud.example", "feedback", "opt-out")
+
+
+def test_auto_reply_announcing_a_closed_mailbox_is_not_a_vacation() -> None:
+    raw = (
+        b"From: noreply@example.org\r\nTo: bob@example.com\r\nSubject: Automatic reply: hello\r\n"
+        b"Auto-Submitted: auto-replied\r\n\r\n"
+        b"This email inbox kim@example.org is no longer in use. Please contact someone else.\r\n"
+    )
+    [r] = analyze(raw)
+    assert (r.reason, r.format) == ("suspend", "rfc3834")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from smtpdiag.bounce.fields import find_address
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.formats.generic import looks_like_bounce
-from smtpdiag.classify.phrases import VACATION
+from smtpdiag.classify.phrases import VACATION, match_reason
 
 NAME = "rfc3834"
 
@@ -48,4 +48,11 @@ def parse(ctx: Context) -> list[Facts]:
     evidence = VACATION.find(body) or VACATION.find(ctx.subject_lower) or ctx.header("Auto-Submitted")
     if not (evidence or subject_says):
         return []
+    # An automatic reply that announces a closed or moved mailbox is a bounce in all but name.
+    closed = match_reason(body)
+    if closed is not None and closed[0] in MAILBOX_STATE_REASONS:
+        return [Facts(recipient=rcpt, reason=closed[0], diagnostic=diag)]
     return [Facts(recipient=rcpt, reason="vacation", diagnostic=diag, hardbounce=False)]
+
+
+MAILBOX_STATE_REASONS = frozenset({"suspend", "hasmoved", "userunknown", "mailboxfull"})
