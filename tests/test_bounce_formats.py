@@ -140,6 +140,7 @@ def test_plain_text_qmail_style_two_recipients() -> None:
     a, b = analyze(raw)
     assert (a.recipient, a.reason, a.status) == ("a@example.net", "mailboxfull", "5.2.2")
     assert (b.recipient, b.reason, b.status, b.hardbounce) == ("b@example.net", "hostunknown", "5.1.2", True)
+    assert a.original_to == "a@example.net, b@example.net"  # from the copy returned inline
 
 
 def test_plain_text_exim_style_sender_rejected_at_mail_from() -> None:

@@ -40,6 +40,9 @@ class Facts:
     vendor: str = ""
 
 
+MAX_INLINE_HEADER_LINES = 200  # lines of an inline returned message's header block read
+
+
 class Context:
     """One parsed message plus lazily computed views of it (each computed at most once)."""
 
@@ -95,7 +98,7 @@ class Context:
     def original_fields(self) -> dict[str, str]:
         """Message-ID/From/To/Subject of the returned message (attached or inline)."""
         out: dict[str, str] = {}
-        src = self.parts.original_headers
+        src = self.parts.original_headers or self.inline_original
         if not src:
             return out
         for block in parse_field_blocks(src)[:1]:
@@ -103,6 +106,23 @@ class Context:
                 if key in block:
                     out[key] = decode_header(block[key])
         return out
+
+    @cached_property
+    def inline_original(self) -> str:
+        """The header block of an original message returned inline in the text, after a marker."""
+        from smtpdiag.bounce.formats.generic import original_start
+
+        start = original_start(self.lines)
+        if start is None:
+            return ""
+        block: list[str] = []
+        for line in self.lines[start : start + MAX_INLINE_HEADER_LINES]:
+            if not line.strip():
+                if block:
+                    break
+                continue
+            block.append(line)
+        return "\n".join(block)
 
     @cached_property
     def received(self) -> list[str]:

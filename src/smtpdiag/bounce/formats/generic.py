@@ -131,6 +131,18 @@ def bounce_text(ctx: Context) -> list[str]:
     return out
 
 
+def original_start(lines: list[str]) -> int | None:
+    """Index of the first line after the returned-message marker (or of its first header), if any."""
+    for i, line in enumerate(lines[:MAX_LINES]):
+        if i == 0:
+            continue
+        if ORIGINAL_HEADER_RE.match(line):
+            return i
+        if ORIGINAL_MARKERS_RE.match(line):
+            return i + 1
+    return None
+
+
 def _unquote(line: str) -> str:
     if line.startswith("> "):
         return line[2:]
