@@ -19,7 +19,8 @@ from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
 from smtpdiag.bounce.result import BounceResult
 from smtpdiag.classify import classify
-from smtpdiag.classify.providers import host_rule
+from smtpdiag.classify.core import HARD_REASONS
+from smtpdiag.classify.providers import host_phrase, host_rule
 from smtpdiag.classify.vendors import vendor_hint
 
 log = logging.getLogger(__name__)
@@ -146,13 +147,23 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
         if reason in ("onhold", "undefined") and f.action == "delayed":
             reason = "expired"
         remote_host = f.remote_mta.split()[0] if f.remote_mta.split() else ""
+        for host in (remote_host, f.reporting_mta.split()[0] if f.reporting_mta.split() else ""):
+            named = host_phrase(host, f.diagnostic) if host else None
+            if named:
+                reason = named
+                break
         for host in (remote_host, f.recipient.partition("@")[2]):
             # A mailbox-status code (X.2.X) keeps its own reading.
             rule = host_rule(host, f.command, reason) if host and status[2:4] != "2." else None
             if rule is not None:
                 reason = rule.means
                 break
-        hard = c.hardbounce if f.hardbounce is None else f.hardbounce
+        if f.hardbounce is not None:
+            hard = f.hardbounce
+        elif reason != c.reason:  # re-read by a provider rule: judge the new reason
+            hard = reason in HARD_REASONS or (reason == "notaccept" and status[:1] != "4")
+        else:
+            hard = c.hardbounce
     if not status and reply and reply[0] in "245":
         status = f"{reply[0]}.0.0"
     if not status and f.action == "delayed":

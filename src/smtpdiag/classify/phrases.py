@@ -378,6 +378,7 @@ USERUNKNOWN = ReasonPhrases(
 FILTERED = ReasonPhrases(
     "filtered",
     (
+        "cannot route mail to user",
         "because the recipient is only accepting mail from specific email addresses",
         "is only accepting mail from",
         "refused due to recipient preferences",
@@ -415,6 +416,8 @@ FILTERED = ReasonPhrases(
 HOSTUNKNOWN = ReasonPhrases(
     "hostunknown",
     (
+        "all host address lookups failed permanently",
+        "all relevant mx records point to non-existent hosts",
         "unrouteable address",
         "host unknown",
         "unknown host",
@@ -744,6 +747,7 @@ BLOCKED = ReasonPhrases(
 CONTENTERROR = ReasonPhrases(
     "contenterror",
     (
+        'too many "received" headers',
         "message header invalid",
         "improper use of 8-bit data",
         "illegal attachment",
@@ -823,6 +827,11 @@ FAILEDSTARTTLS = ReasonPhrases(
 SYSTEMERROR = ReasonPhrases(
     "systemerror",
     (
+        "delivery to file forbidden",
+        "delivery to pipe forbidden",
+        "local delivery failed",
+        "lmtp error after",
+        "several matches found in domino directory",
         "transaction failed",
         "system error",
         "internal error",
@@ -957,6 +966,7 @@ EXPIRED = ReasonPhrases(
 NOTACCEPT = ReasonPhrases(
     "notaccept",
     (
+        "no host found for existing smtp connection",
         "no mx record",
         "indicated no smtp service",
         "couldn't find a mail exchanger",
@@ -995,6 +1005,9 @@ MAILERERROR = ReasonPhrases(
 SYNTAXERROR = ReasonPhrases(
     "syntaxerror",
     (
+        "angle-brackets nested too deep",
+        'expected word or "<"',
+        "domain missing in source-routed address",
         "malformed address",
         "syntax error",
         "command unrecognized",

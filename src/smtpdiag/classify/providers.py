@@ -110,6 +110,44 @@ GODADDY_CODES: Final[dict[str, str]] = {
 }
 
 
+# Facebook: <area>-<P|T><n>, e.g. "RCP-P2" (P permanent, T temporary).
+FACEBOOK_RE: Final = re.compile(r"\b((?:rcp|int|pol|msg|dns|con)-[pt]\d)\b")
+FACEBOOK_CODES: Final[dict[str, str]] = {
+    "rcp-p1": "userunknown",  # recipient address does not exist
+    "int-p1": "userunknown",
+    "int-p3": "userunknown",  # recipient group does not exist
+    "int-p4": "userunknown",
+    "rcp-p2": "filtered",  # the recipient's preferences refuse the message
+    "rcp-p3": "filtered",  # the recipient's privacy settings refuse the message
+    "rcp-t4": "suspend",  # recipient address deactivated
+    "rcp-t1": "systemerror",  # recipient temporarily unavailable (internal issue)
+    "pol-p1": "blocked",  # sending IP on the Spamhaus PBL
+    "pol-p2": "blocked",  # mail from the sending IP no longer accepted
+    "pol-p3": "blocked",  # sending server refused for hours
+    "pol-p4": "blocked",
+    "pol-t1": "blocked",
+    "pol-t2": "blocked",
+    "pol-t3": "blocked",
+    "pol-p5": "virusdetected",  # message contains a virus
+    "pol-p6": "spamdetected",  # message contains a blocked URL
+    "pol-p7": "policyviolation",  # abuse policy / domain authentication requirements
+    "msg-p1": "mesgtoobig",  # message too large
+    "int-p2": "mesgtoobig",
+    "msg-p2": "contenterror",  # attachment type not accepted
+    "msg-p3": "notcompliantrfc",  # duplicated single-instance header field
+    "msg-t1": "ratelimited",  # too many recipients on the message
+    "dns-p1": "rejected",  # MAIL FROM domain does not exist
+    "dns-p2": "rejected",  # MAIL FROM domain has no MX
+    "dns-t1": "rejected",  # MAIL FROM domain does not resolve now
+    "dns-p3": "requireptr",  # sending server has no reverse DNS
+    "dns-t2": "requireptr",
+    "con-t1": "systemerror",  # Facebook's server has too many connections
+    "con-t2": "ratelimited",  # too many connections from the sender
+    "con-t3": "ratelimited",
+    "con-t4": "ratelimited",  # too many recipients on the connection
+}
+
+
 def match_provider_code(text: str) -> ProviderCode | None:
     """The provider code in a reply (lower-cased text) and the reason it names, if any."""
     if "aup#" in text:
@@ -129,6 +167,10 @@ def match_provider_code(text: str) -> ProviderCode | None:
         mo = ORANGE_RE.search(text)
         if mo and mo.group(1) in ORANGE_CODES:
             return ProviderCode("orange", mo.group(0), ORANGE_CODES[mo.group(1)])
+    if "-p" in text or "-t" in text:
+        mf = FACEBOOK_RE.search(text)
+        if mf and mf.group(1) in FACEBOOK_CODES:
+            return ProviderCode("facebook", mf.group(1), FACEBOOK_CODES[mf.group(1)])
     if "ib" in text:
         mg = GODADDY_RE.search(text)
         if mg and mg.group(1) in GODADDY_CODES:
@@ -152,6 +194,24 @@ HOST_RULES: Final[tuple[HostRule, ...]] = (
     # the sender; an address that does not exist is refused at RCPT.
     HostRule("docomo.ne.jp", "DATA", "filtered", "rejected", "docomo's reception filter refused the sender"),
 )
+
+# Replies whose meaning depends on who says them: (host suffix, phrase, reason).
+HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
+    # Symantec MessageLabs refuses unknown recipients with "542 <address> Rejected" / "No such user".
+    ("messagelabs.com", "no such user", "userunknown"),
+    ("messagelabs.com", "rejected", "userunknown"),
+    ("messagelabs.com", "turn on smtp authentication", "securityerror"),
+)
+
+
+def host_phrase(host: str, text: str) -> str | None:
+    """The reason a provider-specific phrase names when `host` is that provider's server."""
+    host = host.lower().rstrip(".")
+    low = text.lower()
+    for suffix, phrase, reason in HOST_PHRASES:
+        if host.endswith(suffix) and phrase in low:
+            return reason
+    return None
 
 
 def host_rule(host: str, command: str, reason: str) -> HostRule | None:
