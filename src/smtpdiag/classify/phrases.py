@@ -131,6 +131,8 @@ MESGTOOBIG = ReasonPhrases(
 EXCEEDLIMIT = ReasonPhrases(
     "exceedlimit",
     (
+        "exeeded the maximum size the user accepts",
+        "exceeded the maximum size the user accepts",
         "message header size exceeds limit",
         "message header size limit",
         "recipient limit exceeded",
@@ -142,6 +144,9 @@ EXCEEDLIMIT = ReasonPhrases(
 SUSPEND = ReasonPhrases(
     "suspend",
     (
+        "administratively disabled",
+        "administrativly disabled",
+        "administratively suspended",
         "inactive email",
         "inactive address",
         "inactive mailbox",
@@ -827,6 +832,14 @@ FAILEDSTARTTLS = ReasonPhrases(
 SYSTEMERROR = ReasonPhrases(
     "systemerror",
     (
+        "ldap server",
+        "ldap attribute",
+        "ldap lookup",
+        "homedir creat",
+        "executing qmail-forward",
+        "bad interpreter",
+        "has been frozen",
+        "was frozen on arrival",
         "delivery to file forbidden",
         "delivery to pipe forbidden",
         "local delivery failed",
@@ -884,6 +897,7 @@ SYSTEMFULL = ReasonPhrases(
 NETWORKERROR = ReasonPhrases(
     "networkerror",
     (
+        "listed as a best-preference mx",
         "establish an smtp connection",
         "unable to establish a connection",
         "too many hops",
@@ -1092,6 +1106,7 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     ReasonPhrases("contenterror", ("mime", "charset", "message body", "header error")),
     ReasonPhrases("mailererror", ("program", "permission denied", "exit status", "shell", "|")),
     ReasonPhrases("syntaxerror", ("parameter", "argument", "line too long")),
+    ReasonPhrases("userunknown", ("does not like recipient",)),  # qmail: the remote refused RCPT
 )
 
 # Refusals of the sending host itself; checked before the content reasons, because these

@@ -299,6 +299,7 @@ DELAY_TEXT_PHRASES: Final = (
     "still trying to deliver",
     "delivery attempts will continue",
     "do not need to resend",
+    "no action is required on your part",
 )
 
 
