@@ -439,3 +439,42 @@ def test_auto_reply_announcing_a_closed_mailbox_is_not_a_vacation() -> None:
     )
     [r] = analyze(raw)
     assert (r.reason, r.format) == ("suspend", "rfc3834")
+
+
+MORE_LAYOUTS = {
+    "reason-after-a-colon-line": (
+        b"From: Mail Delivery System <mailer-daemon@mx.example.de>\nTo: sender@example.com\n"
+        b"Subject: Mail delivery failed: returning message to sender\n\n"
+        b"A message that you sent could not be delivered to one or more of\n"
+        b"its recipients. The following address\n"
+        b'failed:\n\n"kijitora@example.jp":\n\nFor the following reason:\n\nMail size limit exceeded.\n\n'
+        b"--- The header of the original message is following. ---\n",
+        ("kijitora@example.jp", "mesgtoobig"),
+    ),
+    "domino": (
+        b"From: Postmaster@notes.example.net\nTo: sender@example.com\nSubject: DELIVERY FAILURE\n\n"
+        b"Your message\n\n  Subject: Nyaan\n\nwas not delivered to:\n\n  kijitora@example.net\n\n"
+        b"because:\n\n"
+        b"  User kijitora (kijitora@example.net) not listed in Domino Directory\n",
+        ("kijitora@example.net", "userunknown"),
+    ),
+    "recipient-inside-a-sentence": (
+        b"From: mailer-daemon@example.jp\nTo: sender@example.com\nSubject: Delivery failure\n\n"
+        b"1 error(s):\n\n"
+        b"SMTP Server <mta2.example.jp> rejected recipient <kijitora@example.co.jp> (Error following RCPT"
+        b" command). It responded as follows: [550 5.1.1 User unknown]\n",
+        ("kijitora@example.co.jp", "userunknown"),
+    ),
+    "arrows-reversed-transcript": (
+        b"From: MAILER-DAEMON@example.jp\nTo: sender@example.com\nSubject: Mail could not be delivered\n\n"
+        b"Sent <<< RCPT TO:<kijitora@example.co.jp>\n"
+        b"Received >>> 550 5.1.1 <kijitora@example.co.jp>... user unknown\n",
+        ("kijitora@example.co.jp", "userunknown"),
+    ),
+}
+
+
+def test_more_layouts() -> None:
+    for name, (raw, expected) in MORE_LAYOUTS.items():
+        got = [(r.recipient, r.reason) for r in analyze(raw)]
+        assert got == [expected], name

@@ -23,9 +23,9 @@ CODE_AND_STATUS_RE: Final = re.compile(
     r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])[\s\-'\"]{1,3}#?([245]\.\d{1,3}\.\d{1,3})(?![\d.]?\d)"
 )
 COMMAND_RE: Final = re.compile(
-    r"(?i)(?:in reply to|after|while|during|at|for|reply to|response to|sending)\s{1,4}(?:the\s{1,4})?"
-    r"(?:end of\s{1,4})?(mail from|rcpt to|data|helo|ehlo|starttls|auth|connect|"
-    r"mail|rcpt|end of data|message|body|banner|greeting|initial connection)\b"
+    r"(?i)(?:in reply to|after|while|during|at|reply to|response to|following)\s{1,4}(?:the\s{1,4})?"
+    r"(?:end of\s{1,4})?(mail from|rcpt to|data|helo|ehlo|starttls|auth|rcpt|end of data|"
+    r"initial connection|banner|greeting)\b"
 )
 FIELD_LINE_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9\-]{1,40})\s{0,4}:\s{0,8}(.*)$")
 

@@ -219,7 +219,9 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
     for line in lines:
         stripped = line.strip()
         if not stripped:
-            if cur is not None and cur_lines > 0:
+            # A block ends at a blank line, unless its last line announces what follows
+            # ("For the following reason:", "because:").
+            if cur is not None and cur_lines > 0 and not found[cur][-1].endswith(":"):
                 cur = None
             if cur is None and pending and pending[-1] != "":
                 pending.append("")
