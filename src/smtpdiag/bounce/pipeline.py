@@ -68,6 +68,10 @@ def _analyze(message: bytes | Message) -> Report:
         if mod is rfc3464:
             rfc3464.fill_from_text(ctx, facts)
         name = mod.NAME
+        if ctx.header("X-SPASIGN").strip().upper() == "NG":
+            # au (KDDI/EZweb) marks bounces its recipient-side spam filter caused with X-SPASIGN: NG.
+            for f in facts:
+                f.reason = f.reason or "filtered"
         if mod is rfc3464 or mod is generic:
             system = systems.identify(ctx)
             if system:

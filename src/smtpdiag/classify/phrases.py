@@ -144,6 +144,7 @@ EXCEEDLIMIT = ReasonPhrases(
 SUSPEND = ReasonPhrases(
     "suspend",
     (
+        "account is temporarily limited",
         "administratively disabled",
         "administrativly disabled",
         "administratively suspended",
@@ -206,6 +207,7 @@ HASMOVED = ReasonPhrases(
 NORELAYING = ReasonPhrases(
     "norelaying",
     (
+        "smtp relay error",
         "not configured to relay",
         "no relaying",
         "relay access denied",
@@ -421,6 +423,7 @@ FILTERED = ReasonPhrases(
 HOSTUNKNOWN = ReasonPhrases(
     "hostunknown",
     (
+        "domain doesnt exist",
         "all host address lookups failed permanently",
         "all relevant mx records point to non-existent hosts",
         "unrouteable address",
