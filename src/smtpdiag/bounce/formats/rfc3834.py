@@ -5,12 +5,13 @@ from __future__ import annotations
 from smtpdiag.bounce.fields import find_address
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.formats.generic import looks_like_bounce
-from smtpdiag.classify.phrases import VACATION, match_reason
+from smtpdiag.classify.phrases import match_reason
 
 NAME = "rfc3834"
 
 AUTO_SUBJECT_PREFIXES = (
     "auto:",
+    "auto response",
     "auto reply",
     "autoreply",
     "auto-reply",
@@ -24,15 +25,17 @@ AUTO_SUBJECT_PREFIXES = (
 
 
 def detect(ctx: Context) -> bool:
+    """An automatic reply (RFC 3834 headers, or the vendors' own), and not a bounce."""
     if looks_like_bounce(ctx):
         return False
     auto = ctx.header("Auto-Submitted").lower()
-    if auto.startswith("auto-replied"):
+    if auto.startswith(("auto-replied", "auto-generated", "auto-notified")):
         return True
-    if ctx.header("X-Autoreply") or ctx.header("X-Autorespond") or ctx.header("X-Auto-Response-Suppress"):
-        return any(ctx.subject_lower.startswith(p) for p in AUTO_SUBJECT_PREFIXES)
-    if ctx.header("Precedence").lower() == "auto_reply":
+    if ctx.header("X-Apple-Action").lower() == "vacation" or ctx.header("Precedence").lower() == "auto_reply":
         return True
+    if ctx.header("X-Autoreply") or ctx.header("X-Autorespond"):
+        return True
+    # X-Auto-Response-Suppress alone is no evidence: Exchange puts it on ordinary mail too.
     return any(ctx.subject_lower.startswith(p) for p in AUTO_SUBJECT_PREFIXES)
 
 
@@ -44,10 +47,6 @@ def parse(ctx: Context) -> list[Facts]:
         return []
     body = " ".join(ctx.text_lower[:2000].split())
     diag = " ".join(ctx.text[:500].split())
-    subject_says = any(ctx.subject_lower.startswith(p) for p in AUTO_SUBJECT_PREFIXES)
-    evidence = VACATION.find(body) or VACATION.find(ctx.subject_lower) or ctx.header("Auto-Submitted")
-    if not (evidence or subject_says):
-        return []
     # An automatic reply that announces a closed or moved mailbox is a bounce in all but name.
     closed = match_reason(body)
     if closed is not None and closed[0] in MAILBOX_STATE_REASONS:
