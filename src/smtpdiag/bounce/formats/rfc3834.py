@@ -5,7 +5,7 @@ from __future__ import annotations
 from smtpdiag.bounce.fields import find_address
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.formats.generic import looks_like_bounce
-from smtpdiag.classify.phrases import match_reason
+from smtpdiag.classify.phrases import VACATION, match_reason
 
 NAME = "rfc3834"
 
@@ -29,8 +29,11 @@ def detect(ctx: Context) -> bool:
     if looks_like_bounce(ctx):
         return False
     auto = ctx.header("Auto-Submitted").lower()
-    if auto.startswith(("auto-replied", "auto-generated", "auto-notified")):
+    if auto.startswith("auto-replied"):
         return True
+    if auto.startswith(("auto-generated", "auto-notified")):
+        # Also on notifications of every kind: count it only when the words are a reply's.
+        return bool(VACATION.find(" ".join(ctx.text_lower[:2000].split())) or VACATION.find(ctx.subject_lower))
     if ctx.header("X-Apple-Action").lower() == "vacation" or ctx.header("Precedence").lower() == "auto_reply":
         return True
     if ctx.header("X-Autoreply") or ctx.header("X-Autorespond"):
