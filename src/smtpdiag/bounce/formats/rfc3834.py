@@ -33,7 +33,8 @@ def detect(ctx: Context) -> bool:
         return True
     if auto.startswith(("auto-generated", "auto-notified")):
         # Also on notifications of every kind: count it only when the words are a reply's.
-        return bool(VACATION.find(" ".join(ctx.text_lower[:2000].split())) or VACATION.find(ctx.subject_lower))
+        body = " ".join(ctx.text_lower[:2000].split())
+        return bool(VACATION.find(body) or VACATION.find(ctx.subject_lower))
     if ctx.header("X-Apple-Action").lower() == "vacation" or ctx.header("Precedence").lower() == "auto_reply":
         return True
     if ctx.header("X-Autoreply") or ctx.header("X-Autorespond"):
