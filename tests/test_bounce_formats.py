@@ -478,3 +478,12 @@ def test_more_layouts() -> None:
     for name, (raw, expected) in MORE_LAYOUTS.items():
         got = [(r.recipient, r.reason) for r in analyze(raw)]
         assert got == [expected], name
+
+
+def test_automated_notifications_are_not_bounces() -> None:
+    raw = (
+        b"From: notifications@ci.example.org\r\nTo: dev@example.com\r\nSubject: Build #42 passed\r\n"
+        b"Auto-Submitted: auto-generated\r\nX-Auto-Response-Suppress: OOF, AutoReply\r\n\r\n"
+        b"All 1234 tests passed. See https://ci.example.org/42\r\n"
+    )
+    assert analyze(raw) == []
