@@ -50,7 +50,14 @@ class Context:
         self.msg = msg
         self.parts = parts
 
+    @cached_property
+    def header_names(self) -> frozenset[str]:
+        """The (lower-cased) names of the bounce's own header fields."""
+        return frozenset(k.lower() for k in self.msg.keys())
+
     def header(self, name: str) -> str:
+        if name.lower() not in self.header_names:
+            return ""
         v = self.msg.get(name)
         return decode_header(v) if v is not None else ""
 

@@ -118,7 +118,7 @@ def identify(ctx: Context) -> str:
     head = ctx.text_lower[:HEAD_CHARS]
     mailer = ctx.header("X-Mailer").lower()
     for system in SYSTEMS:
-        if system.headers and any(ctx.msg.get(h) is not None for h in system.headers):
+        if system.headers and any(h.lower() in ctx.header_names for h in system.headers):
             return system.name
         if system.mailer and mailer and any(m in mailer for m in system.mailer):
             return system.name
