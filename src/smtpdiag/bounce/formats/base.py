@@ -53,7 +53,7 @@ class Context:
     @cached_property
     def header_names(self) -> frozenset[str]:
         """The (lower-cased) names of the bounce's own header fields."""
-        return frozenset(k.lower() for k in self.msg.keys())
+        return frozenset(k.lower() for k in self.msg)
 
     def header(self, name: str) -> str:
         if name.lower() not in self.header_names:
