@@ -79,12 +79,9 @@ def match_vendor(
     from that provider: `vendor` is given or the text names the provider.
     """
     hint = vendor or vendor_hint(text)
-    for v in vendor_replies():
-        if not v.key_phrase or v.key_phrase not in text:
-            continue
-        if hint and v.vendor != hint:
-            continue
-        if not hint and len(v.key_phrase) < MIN_UNHINTED_PHRASE:
+    candidates = _by_vendor().get(hint, ()) if hint else _unhinted()
+    for v in candidates:
+        if v.key_phrase not in text:
             continue
         if v.enhanced_code and status and v.enhanced_code != status:
             continue
@@ -92,3 +89,17 @@ def match_vendor(
             continue
         return v
     return None
+
+
+@cache
+def _by_vendor() -> dict[str, tuple[VendorReply, ...]]:
+    out: dict[str, list[VendorReply]] = {}
+    for v in vendor_replies():
+        if v.key_phrase:
+            out.setdefault(v.vendor, []).append(v)
+    return {k: tuple(vs) for k, vs in out.items()}
+
+
+@cache
+def _unhinted() -> tuple[VendorReply, ...]:
+    return tuple(v for v in vendor_replies() if len(v.key_phrase) >= MIN_UNHINTED_PHRASE)
