@@ -208,7 +208,7 @@ def test_google_groups_refusal() -> None:
 
 def test_charsets_are_decoded() -> None:
     body = "<bob@example.jp>: host mx said: 550 5.1.1 ユーザーが存在しません (in reply to RCPT TO command)"
-    for charset in ("iso-2022-jp", "shift_jis", "utf-8"):
+    for charset in ("iso-2022-jp", "shift_jis", "utf-8", "utf-7", "euc-jp"):
         raw = (
             "From: MAILER-DAEMON@mx.example.org\r\nTo: s@example.com\r\nSubject: Undelivered Mail\r\n"
             f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\n\r\n"
