@@ -9,7 +9,6 @@ returned original message, and the human-readable text, all within fixed size li
 from __future__ import annotations
 
 import codecs
-import contextlib
 import email
 import email.header
 import re
@@ -114,9 +113,6 @@ def part_text(part: Message) -> str:
         text = raw if isinstance(raw, str) else ""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "+A" in text and (part.get_content_charset() or "") == "utf-7":
-        with contextlib.suppress(UnicodeDecodeError, UnicodeEncodeError):
-            text = text.encode("latin-1", "replace").decode("utf-7")
     return text[:MAX_TEXT_CHARS]
 
 
