@@ -1158,6 +1158,8 @@ REASON_ORDER: Final[tuple[ReasonPhrases, ...]] = (
     REJECTED,
     BLOCKED,
     SECURITYERROR,
+    # "Message expired, connection refused": the final outcome outranks how the last attempt ended.
+    ReasonPhrases("expired", ("message expired", "delivery time expired", "message has expired")),
     NETWORKERROR,
     EXPIRED,
     SYSTEMERROR,
