@@ -67,7 +67,21 @@ def test_port_in_use_is_a_clear_error() -> None:
             timeout=60,
         )
     assert proc.returncode == 1
-    assert "address already in use" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    with socket.socket() as busy:  # the HTTP API's port in use is named as such
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "smtpdiag", "serve", "--memory", "--listen", "127.0.0.1:0"]
+            + ["--http", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in proc.stderr
 
 
 def start(args: list[str]) -> tuple[subprocess.Popen[str], int, int | None]:

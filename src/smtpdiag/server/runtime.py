@@ -66,7 +66,7 @@ from smtpdiag.server.storage import (
 from smtpdiag.server.tls import GeneratedCertificate, server_context
 from smtpdiag.server.transcript import Transcript, TranscriptLog
 
-__all__ = ["ServerThread", "SmtpServer", "install_uvloop", "run_until_signalled"]
+__all__ = ["ListenError", "ServerThread", "SmtpServer", "install_uvloop", "run_until_signalled"]
 
 SHUTDOWN_GRACE: Final = 5.0  # seconds a message under way may take to finish when stopping
 _session_ids = itertools.count(1)
@@ -80,6 +80,19 @@ def install_uvloop() -> bool:
         return False
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return True
+
+
+class ListenError(OSError):
+    """An address could not be bound; the message names it and says why."""
+
+    def __init__(self, address: str, exc: OSError) -> None:
+        in_use = exc.errno in (98, 48, 10048)  # EADDRINUSE on Linux, BSD/macOS, Windows
+        reason = "address already in use" if in_use else (exc.strerror or str(exc))
+        super().__init__(exc.errno, f"cannot listen on {address}: {reason}")
+        self.address = address
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def _storage_reply(exc: StorageError) -> Reply:
@@ -693,13 +706,16 @@ class SmtpServer:
             self.executor = ThreadPoolExecutor(
                 max_workers=min(32, s.max_connections), thread_name_prefix="smtpdiag-store"
             )
-        self._server = await self._loop.create_server(
-            lambda: SmtpSession(self),
-            s.listen_host,
-            s.listen_port,
-            backlog=min(1024, s.max_connections * 2),
-            reuse_address=True,
-        )
+        try:
+            self._server = await self._loop.create_server(
+                lambda: SmtpSession(self),
+                s.listen_host,
+                s.listen_port,
+                backlog=min(1024, s.max_connections * 2),
+                reuse_address=True,
+            )
+        except OSError as exc:
+            raise ListenError(s.listen, exc) from exc
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         if s.http_listen:
@@ -710,9 +726,9 @@ class SmtpServer:
             self._http = HttpApi(self, host, port)
             try:
                 await self._http.start()
-            except OSError:
+            except OSError as exc:
                 self._server.close()
-                raise
+                raise ListenError(s.http_listen, exc) from exc
             self.http_port = self._http.port
 
     async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
@@ -837,9 +853,8 @@ async def _serve_main(
         return 1
     try:
         await server.start()
-    except OSError as exc:
-        reason = "address already in use" if exc.errno in (98, 48, 10048) else (exc.strerror or str(exc))
-        print(f"smtpdiag serve: cannot listen on {settings.listen}: {reason}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"smtpdiag serve: {exc}", file=sys.stderr)
         return 1
     except TlsSetupError as exc:
         print(f"smtpdiag serve: {exc}", file=sys.stderr)
