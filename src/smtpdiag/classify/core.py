@@ -182,11 +182,12 @@ def _weigh(
     key: str | None = None
     args: dict[str, str] = {}
     if strong and code_reason == "expired" and strong[0] != "expired":
-        # The queue gave up (X.4.7) and the text says so, or shows a deferred (retried) attempt:
-        # the last attempt's error is only how it ended.
-        gave_up = phrases.EXPIRED.find(low) or ("deferred" if "deferred" in low else None)
-        if gave_up:
-            strong = ("expired", gave_up)
+        # The queue gave up (X.4.7): when the text says so too, or only shows that the last attempt
+        # was refused ("Connection refused by ..."), the expiry is the verdict.
+        # A network error (a failed DNS lookup, no route) stays the verdict: it says what to fix.
+        gave_up = phrases.EXPIRED.find(low)
+        if strong[0] in ("blocked", "rejected") or (gave_up and strong[0] != "networkerror"):
+            strong = ("expired", gave_up or strong[1])
     if strong:
         t, phrase = strong
         if code_reason and t != code_reason and (specific or code_reason not in VAGUE_CODE_REASONS):
