@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from smtpdiag.cli import cli
 from smtpdiag.server.scenarios import SCENARIOS
 
+SERVE = [sys.executable, "-m", "smtpdiag", "serve"]
+
 
 def test_list_scenarios() -> None:
     result = CliRunner().invoke(cli, ["serve", "--list-scenarios"])
@@ -74,8 +76,7 @@ def test_port_in_use_is_a_clear_error() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "smtpdiag", "serve", "--memory", "--listen", "127.0.0.1:0"]
-            + ["--http", f"127.0.0.1:{port}"],
+            [*SERVE, "--memory", "--listen", "127.0.0.1:0", "--http", f"127.0.0.1:{port}"],
             capture_output=True,
             text=True,
             timeout=60,
