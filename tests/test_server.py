@@ -493,3 +493,21 @@ def test_shutdown_lets_the_message_under_way_finish(storage: str, tmp_path: Path
     assert raw.reply().startswith("421 4.3.2")
     stopper.join(10)
     assert server.store.count() == 1
+
+
+def test_failed_tls_handshake_closes_only_that_session() -> None:
+    with running() as server:
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c\r\n")
+        raw.reply()
+        raw.send(b"STARTTLS\r\n")
+        assert raw.reply().startswith("220")
+        raw.send(b"this is not a TLS ClientHello\r\n" * 4)
+        assert raw.closed()
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            assert client.noop()[0] == 250
+        deadline = time.monotonic() + 2
+        while server.per_ip and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.per_ip == {} and not server.sessions  # both slots given back
