@@ -168,12 +168,24 @@ COMMAND_NAMES: Final[dict[str, str]] = {
 }
 
 
+# The command words alone: rarer than the words that introduce them, so they are searched first.
+COMMAND_WORD_RE: Final = re.compile(
+    r"(?i)\b(?:mail from|rcpt to|data|helo|ehlo|starttls|auth|rcpt|initial connection|banner|greeting)\b"
+)
+MAX_COMMAND_WORDS: Final = 16  # command words looked at per text
+COMMAND_AT_END_RE: Final = re.compile(COMMAND_RE.pattern + r"\Z")
+
+
 def find_command(text: str) -> str:
     """The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)"."""
-    m = COMMAND_RE.search(text[:MAX_FIELD_CHARS])
-    if not m:
-        return ""
-    return COMMAND_NAMES.get(" ".join(m.group(1).lower().split()), "")
+    text = text[:MAX_FIELD_CHARS]
+    for i, w in enumerate(COMMAND_WORD_RE.finditer(text)):
+        if i >= MAX_COMMAND_WORDS:
+            break
+        m = COMMAND_AT_END_RE.search(text, max(0, w.start() - 40), w.end())
+        if m:
+            return COMMAND_NAMES.get(" ".join(m.group(1).lower().split()), "")
+    return ""
 
 
 def clean_diagnostic(text: str) -> str:

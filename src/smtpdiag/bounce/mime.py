@@ -165,10 +165,15 @@ def html_to_text(html: str) -> str:
     return html_mod.unescape(text)
 
 
+ORIGINAL_FIELDS: Final = frozenset({"message-id", "from", "to", "subject", "date", "cc"})
+
+
 def _headers_text(msg: Message) -> str:
+    """The fields of a returned message that bounce analysis reports (not its Received trail)."""
     lines = []
     for k, v in msg.items()[:200]:
-        lines.append(f"{k}: {decode_header(v)}")
+        if k.lower() in ORIGINAL_FIELDS:
+            lines.append(f"{k}: {decode_header(v)}")
     return "\n".join(lines)
 
 

@@ -11,10 +11,9 @@ NAME = "arf"
 def detect(ctx: Context) -> bool:
     if ctx.parts.feedback_report:
         return True
-    if is_unsubscribe_request(ctx):
-        return True
-    ctype = ctx.msg.get_content_type()
-    return ctype == "multipart/report" and (ctx.msg.get_param("report-type") or "") == "feedback-report"
+    if "multipart/report" in ctx.parts.content_types[:1]:
+        return (ctx.msg.get_param("report-type") or "") == "feedback-report"
+    return is_unsubscribe_request(ctx)
 
 
 def is_unsubscribe_request(ctx: Context) -> bool:
