@@ -369,6 +369,8 @@ def looks_like_bounce(ctx: Context) -> bool:
             "mail delivery",
             "mail-daemon",
             "mailerdaemon",
+            "content-filter",
+            "interscan",
         )
     ):
         return True
@@ -396,5 +398,6 @@ def looks_like_bounce(ctx: Context) -> bool:
             "warning",
             "delayed",
             "problem",
+            "delivery report",
         )
     )
