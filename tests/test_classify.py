@@ -177,3 +177,12 @@ def test_numbers_that_only_look_like_provider_codes_are_ignored() -> None:
         classify("550 5.1.1 user unknown; ticket IB9999, ref OFR-12", reply_code=550, status="5.1.1").vendor
         is None
     )
+
+
+def test_a_temporary_condition_that_outlasted_the_queue_is_expired() -> None:
+    text = "Resources temporarily unavailable, please try again later [#4.1.9]. I'm not going to try again;"
+    text += " this message has been in the queue too long."
+    assert classify(text, status="4.1.9").reason == "expired"
+    # ... but a network error keeps its name: it says what to fix.
+    text = "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1) I'm not going to try again"
+    assert classify(text, status="4.4.1").reason == "networkerror"

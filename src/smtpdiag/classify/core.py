@@ -66,6 +66,19 @@ VAGUE_CODE_REASONS: Final[frozenset[str]] = frozenset(
     }
 )
 
+# Temporary causes that, once the sending system gave up retrying, are reported as "expired".
+GAVE_UP_OUTRANKS: Final[frozenset[str]] = frozenset(
+    {"systemerror", "ratelimited", "blocked", "onhold", "undefined"}
+)
+GAVE_UP_PHRASES: Final[tuple[str, ...]] = (
+    "in the queue too long",
+    "not going to try again",
+    "retry timeout exceeded",
+    "giving up",
+    "gave up",
+    "could not be delivered for more than",
+)
+
 RETRY_BY_REASON: Final[dict[str, str]] = {
     "userunknown": "never",
     "hostunknown": "never",
@@ -308,6 +321,13 @@ def classify(
         else:
             reason = "undefined"
         evidence.append(f"fallback ({reason})")
+
+    if reason in GAVE_UP_OUTRANKS and cls != "5" and low:
+        gave_up = next((p for p in GAVE_UP_PHRASES if p in low), None)
+        if gave_up:
+            # A temporary condition that lasted until the retry period ended: the message expired.
+            evidence.append(f"text {gave_up!r}: retried until the queue gave up")
+            reason = "expired"
 
     permanent: bool | None = None
     if cls in ("4", "5"):
