@@ -92,7 +92,7 @@ def _recipients_of_original(ctx: Context) -> list[Facts]:
     Some notices (an empty delivery-status part, a provider's HTML page) only say that the
     attached message was not delivered; its To header says to whom.
     """
-    if not ctx.parts.original_headers:
+    if not (ctx.parts.original_headers or ctx.inline_original):
         return []
     if not (ctx.parts.status_blocks or generic.looks_like_bounce(ctx)):
         return []
