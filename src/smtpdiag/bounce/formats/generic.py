@@ -252,6 +252,8 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if leading:
                 m = LEADING_ADDR_RE.match(line)
                 rest = line[m.end(1) :].strip(" >:;,.)]\"'\t") if m else ""
+                if m and "rcpt" in line[: m.start(1)].lower():
+                    found[addr].append("RCPT TO:")  # the address was the argument of a refused RCPT
                 if rest:
                     found[addr].append(rest)
                     cur_lines += 1
