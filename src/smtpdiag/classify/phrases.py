@@ -820,6 +820,12 @@ SECURITYERROR = ReasonPhrases(
 FAILEDSTARTTLS = ReasonPhrases(
     "failedstarttls",
     (
+        "does not support tls",
+        "tls is not supported",
+        "tls not available",
+        "tls not supported",
+        "not support starttls",
+        "starttls failed",
         "starttls",
         "tls handshake",
         "tls negotiation",
