@@ -100,6 +100,24 @@ class Result:
     name: str
     new_conn: float  # msg/s
     reused: float  # msg/s
+    new_conn_cpu: float  # server CPU (user + system) microseconds per message
+    reused_cpu: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (psutil when available)."""
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    try:
+        proc = psutil.Process(pid)
+        total = sum(proc.cpu_times()[:2])
+        for child in proc.children(recursive=True):
+            total += sum(child.cpu_times()[:2])
+        return float(total)
+    except psutil.Error:
+        return float("nan")
 
 
 def main() -> None:
@@ -138,28 +156,35 @@ def main() -> None:
     try:
         for name in chosen:
             rates = []
+            cpus = []
             for reuse in (False, True):
                 port = free_port()
                 if name == "smtp-sink":
                     cmd = [*targets[name], f"127.0.0.1:{port}", "1024"]
                 else:
                     cmd = [*targets[name], f"127.0.0.1:{port}"]
-                with server(cmd, port):
+                with server(cmd, port) as proc:
+                    cpu_before = cpu_seconds(proc.pid)
                     elapsed = run_source(port, args.sessions, args.messages, args.size, reuse)
+                    cpu = (cpu_seconds(proc.pid) - cpu_before) / args.messages * 1e6
                 rates.append(args.messages / elapsed)
+                cpus.append(cpu)
                 print(
                     f"  {name:<17} {'reused' if reuse else 'new connections':<16} "
-                    f"{args.messages} msgs in {elapsed:6.2f} s = {args.messages / elapsed:8.0f} msg/s",
+                    f"{args.messages} msgs in {elapsed:6.2f} s = {args.messages / elapsed:8.0f} msg/s, "
+                    f"server CPU {cpu:6.0f} us/msg",
                     file=sys.stderr,
                 )
-            results.append(Result(name, rates[0], rates[1]))
+            results.append(Result(name, rates[0], rates[1], cpus[0], cpus[1]))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\nsmtp-source: {args.sessions} sessions, {args.messages} messages of {args.size} bytes")
-    print(f"{'server':<18} {'new conn msg/s':>15} {'reused msg/s':>13}")
+    print(f"{'server':<18} {'new conn msg/s':>15} {'reused msg/s':>13} {'CPU us/msg new':>15} {'reused':>7}")
     for r in results:
-        print(f"{r.name:<18} {r.new_conn:>15.0f} {r.reused:>13.0f}")
+        print(
+            f"{r.name:<18} {r.new_conn:>15.0f} {r.reused:>13.0f} {r.new_conn_cpu:>15.0f} {r.reused_cpu:>7.0f}"
+        )
     by_name = {r.name: r for r in results}
     ours = by_name.get("smtpdiag-memory")
     if ours is not None:
@@ -171,6 +196,10 @@ def main() -> None:
                 print(
                     f"smtpdiag memory vs aiosmtpd: {ours.new_conn / peer.new_conn:.2f}x (new connections), "
                     f"{ours.reused / peer.reused:.2f}x (reused)   target >= 3x"
+                )
+                print(
+                    f"  CPU per message, aiosmtpd/smtpdiag: {peer.new_conn_cpu / ours.new_conn_cpu:.2f}x "
+                    f"(new connections), {peer.reused_cpu / ours.reused_cpu:.2f}x (reused)"
                 )
             else:
                 print(

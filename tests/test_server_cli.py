@@ -134,6 +134,8 @@ def test_config_rules_scenario_http_and_clean_ctrl_c(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "shutting down" in err
+    assert "rule #1 at rcpt: 452 4.2.2 Mailbox full" in err  # the log names what fired
+    assert "at end_of_data: 550 5.7.1" in err
 
 
 def test_given_certificate_is_used_and_a_bad_one_is_a_clear_error(tmp_path: Path) -> None:

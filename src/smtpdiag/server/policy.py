@@ -82,7 +82,7 @@ class RuntimePolicy:
         self.throttle = throttle
         self._clock = clock
         self.raw_output: bytes | None = None  # bytes to send instead of a reply, then close
-        self.fired: list[FaultDecision] = []  # for the transcript
+        self.on_fault: Callable[[Stage, FaultDecision], None] | None = None  # for transcript and log
         self.drop_message = False  # a rule said accept-and-drop for the current transaction
 
     def check_faults(
@@ -102,8 +102,8 @@ class RuntimePolicy:
             tls=session.tls_active,
         )
         decision = self.faults.check(ctx, self._clock())
-        if decision is not None:
-            self.fired.append(decision)
+        if decision is not None and self.on_fault is not None:
+            self.on_fault(stage, decision)
         return decision
 
     def _apply(self, decision: FaultDecision | None, then: Callable[[], Decision]) -> Decision:

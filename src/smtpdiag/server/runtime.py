@@ -49,7 +49,7 @@ from smtpdiag.protocol.events import (
 from smtpdiag.protocol.policy import ACCEPT, Decision, DefaultPolicy
 from smtpdiag.protocol.server import ServerConnection
 from smtpdiag.reply import Reply
-from smtpdiag.server.faults import FaultEngine, FaultRule
+from smtpdiag.server.faults import FaultDecision, FaultEngine, FaultRule
 from smtpdiag.server.policy import AuthThrottle, RuntimePolicy
 from smtpdiag.server.scenarios import get_scenario
 from smtpdiag.server.settings import Settings
@@ -104,6 +104,37 @@ def _storage_reply(exc: StorageError) -> Reply:
 class SmtpSession(asyncio.Protocol):
     """One client connection."""
 
+    __slots__ = (
+        "auth_user",
+        "batching",
+        "busy",
+        "closed",
+        "conn",
+        "counted",
+        "data_bytes",
+        "data_started",
+        "held",
+        "helo",
+        "in_data",
+        "last_activity",
+        "loop",
+        "peer_ip",
+        "policy",
+        "reading_paused",
+        "recipients",
+        "sender",
+        "server",
+        "session_id",
+        "stopping",
+        "timeout",
+        "tls",
+        "transcript",
+        "transport",
+        "wbuf",
+        "write_error",
+        "writer",
+    )
+
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
         self.loop = server.loop
@@ -132,9 +163,9 @@ class SmtpSession(asyncio.Protocol):
         self.in_data = False
         self.data_started = 0.0
         self.data_bytes = 0
-        # timeouts: one timer, re-armed lazily from `last_activity`
+        # timeouts: the server's sweeper compares `last_activity` + `timeout` with the clock
         self.last_activity = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+        self.timeout = 0.0
         self.stopping = False
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
@@ -162,6 +193,8 @@ class SmtpSession(asyncio.Protocol):
         self.policy = RuntimePolicy(
             server.settings, server.base_policy, server.faults, server.store, server.throttle
         )
+        if self.transcript is not None or server.log is not None:
+            self.policy.on_fault = self._fault_fired
         self.conn = ServerConnection(
             server.settings,
             self.policy,
@@ -347,6 +380,27 @@ class SmtpSession(asyncio.Protocol):
         elif kind is ProtocolError or kind is PlaintextDiscarded:
             self._log_event(kind.__name__)
 
+    def _fault_fired(self, stage: str, decision: FaultDecision) -> None:
+        reply = decision.reply
+        what = (
+            f"{reply[0]} {reply[1] or ''} {reply[2]}".replace("  ", " ")
+            if reply
+            else (
+                "raw output"
+                if decision.raw
+                else "disconnect"
+                if decision.disconnect
+                else "drop"
+                if decision.drop
+                else "delay"
+            )
+        )
+        self._log_event("fault", stage=stage, rule=decision.rule_id, name=decision.rule_name, action=what)
+        if self.server.log is not None:
+            label = f"#{decision.rule_id}" + (f" {decision.rule_name}" if decision.rule_name else "")
+            delay = f" after {decision.delay:g} s" if decision.delay else ""
+            self.server.say(f"{self.peer_ip} rule {label} at {stage}: {what}{delay}")
+
     def _log_event(self, what: str, **details: Any) -> None:
         if self.transcript is not None:
             self.transcript.event(what, **details)
@@ -446,6 +500,11 @@ class SmtpSession(asyncio.Protocol):
     def _stored(self, stored: StoredMessage) -> Sequence[Output]:
         assert self.conn is not None
         self._log_event("stored", id=stored.id, size=stored.size)
+        if self.server.log is not None:
+            self.server.say(
+                f"{self.peer_ip} stored {stored.id} ({stored.size} octets) from <{stored.sender}>"
+                f" to {', '.join(stored.recipients)}"
+            )
         if self.closed:
             return []
         return self.conn.complete_message(None, queue_id=stored.id)
@@ -528,31 +587,17 @@ class SmtpSession(asyncio.Protocol):
     # --- timeouts --------------------------------------------------------------------------------
 
     def _arm_timer(self, seconds: float) -> None:
-        """Make `seconds` the allowed silence from now on. A timer already set to fire earlier is
-        kept (it re-arms itself from `last_activity` when it fires), so this is cheap per message."""
+        """Allow `seconds` of silence from the client (counted from its last activity)."""
         self.timeout = seconds
-        deadline = self.last_activity + seconds
-        timer = self.timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        self.timer = self.loop.call_at(deadline, self._on_timer)
 
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.closed:
-            return
-        now = self.loop.time()
-        if self.busy and not self.in_data:
-            # waiting on ourselves (delay, commit): not the client's fault
-            self.timer = self.loop.call_at(now + self.timeout, self._on_timer)
-            return
-        due = self.last_activity + self.timeout
-        if now < due:
-            self.timer = self.loop.call_at(due, self._on_timer)
-            return
-        self._fatal(R.TIMEOUT, "timeout")
+    def check_timeout(self, now: float) -> None:
+        """Called by the server's sweeper: 421 4.4.2 if the client has been silent too long."""
+        if self.closed or (self.busy and not self.in_data):
+            return  # waiting on ourselves (a delay, a commit): not the client's fault
+        if now - self.last_activity >= self.timeout:
+            self._fatal(R.TIMEOUT, "timeout")
+        elif self.in_data:
+            self._check_rate()
 
     def _check_rate(self) -> None:
         rate = self.server.settings.min_data_rate
@@ -600,9 +645,6 @@ class SmtpSession(asyncio.Protocol):
 
     def _cleanup(self) -> None:
         self.closed = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         self._abort_message("disconnect")
         if self.counted:
             self.counted = False
@@ -628,8 +670,10 @@ class SmtpServer:
         seed: int | None = None,
         store: MessageStore | None = None,
         keep_transcripts: bool = True,
+        log: IO[str] | None = None,
     ) -> None:
         self.settings = settings
+        self.log = log
         self.faults = FaultEngine(rules, seed=seed)
         if store is None:
             if settings.storage == "memory":
@@ -658,11 +702,31 @@ class SmtpServer:
         self.http_port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self.sweep_interval = 1.0
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         assert self._loop is not None
         return self._loop
+
+    def _sweep(self) -> None:
+        """Check every session's timeouts; one timer for all sessions instead of one each."""
+        if self.closing or self._loop is None:
+            return
+        now = self._loop.time()
+        for session in list(self.sessions):
+            session.check_timeout(now)
+        self._sweeper = self._loop.call_at(now + self.sweep_interval, self._sweep)
+
+    def say(self, line: str) -> None:
+        """One line to the log (stderr for `smtpdiag serve`), if there is one."""
+        if self.log is not None:
+            stamp = time.strftime("%H:%M:%S")
+            try:
+                print(f"{stamp} {line}", file=self.log, flush=True)
+            except (OSError, ValueError):
+                self.log = None
 
     def admit(self, session: SmtpSession) -> bool:
         s = self.settings
@@ -718,6 +782,9 @@ class SmtpServer:
             raise ListenError(s.listen, exc) from exc
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
+        # timeouts are checked this often: fine enough for the shortest configured timeout
+        self.sweep_interval = max(0.02, min(1.0, s.command_timeout / 10, s.data_timeout / 10))
+        self._sweeper = self._loop.call_later(self.sweep_interval, self._sweep)
         if s.http_listen:
             from smtpdiag.server.http_api import HttpApi
             from smtpdiag.server.settings import parse_hostport
@@ -736,6 +803,8 @@ class SmtpServer:
         if self.closing:
             return
         self.closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
         if self._http is not None:
@@ -845,7 +914,7 @@ async def _serve_main(
     from smtpdiag.server.tls import TlsSetupError
 
     try:
-        server = SmtpServer(settings, rules=rules, seed=seed, keep_transcripts=keep_transcripts)
+        server = SmtpServer(settings, rules=rules, seed=seed, keep_transcripts=keep_transcripts, log=log)
     except OSError as exc:
         print(
             f"smtpdiag serve: cannot use storage {settings.maildir}: {exc.strerror or exc}", file=sys.stderr
