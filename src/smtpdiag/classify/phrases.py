@@ -542,6 +542,9 @@ POLICYVIOLATION = ReasonPhrases(
 AUTHFAILURE = ReasonPhrases(
     "authfailure",
     (
+        "spf.pobox.com",
+        "inspect your spf settings",
+        "spf check: fail",
         "bad spf",
         "spf record of the sending domain",
         "check the spf record",
@@ -576,6 +579,12 @@ AUTHFAILURE = ReasonPhrases(
 REQUIREPTR = ReasonPhrases(
     "requireptr",
     (
+        "unverifyable sending ip",
+        "unverifiable sending ip",
+        "unresolvable relay host name",
+        "forbidden by invalid rdns",
+        "custom reverse dns",
+        "forward dns entry does not point to the sending ip",
         "mismatches client ip",
         "rdns record",
         "invalid rdns",
@@ -619,6 +628,9 @@ REQUIREPTR = ReasonPhrases(
 BADREPUTATION = ReasonPhrases(
     "badreputation",
     (
+        "poor email reputation score",
+        "very low reputation",
+        "poor reputation",
         "user complaints",
         "reputation",
         "poor sender score",
@@ -631,6 +643,13 @@ BADREPUTATION = ReasonPhrases(
 RATELIMITED = ReasonPhrases(
     "ratelimited",
     (
+        "max emails per hour",
+        "try again slower",
+        "throttling failure",
+        "too many errors from your ip",
+        "too many smtp sessions",
+        "trop de connexions",
+        "numerous attempts to deliver",
         "too many recipients",
         "frequency limited",
         "sent to too many",
@@ -660,6 +679,7 @@ RATELIMITED = ReasonPhrases(
         "sending limit",
         "4.7.28",
     ),
+    _rx(r"\bconnections? .{0,40}limit", r"temporarily .{0,40}rate limited", r"too many con\w{0,20}s\b"),
 )
 
 REJECTED = ReasonPhrases(
