@@ -145,5 +145,7 @@ REPLY_REASONS: Final[dict[int, str]] = {
     530: "securityerror",  # RFC 4954: authentication required
     534: "securityerror",  # RFC 4954: mechanism too weak
     535: "securityerror",  # RFC 4954: credentials invalid
-    538: "securityerror",  # RFC 4954: encryption required for the mechanism
+    538: "failedstarttls",  # RFC 4954: encryption required for the mechanism
+    523: "failedstarttls",  # encryption needed (RFC 5248 registry)
+    524: "failedstarttls",
 }

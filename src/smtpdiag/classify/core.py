@@ -308,6 +308,8 @@ def classify(
             reason = "systemerror"
         elif st[2:4] == "7.":
             reason = "securityerror"
+        elif cmd == "STARTTLS":
+            reason = "failedstarttls"
         elif cmd in ("HELO", "EHLO", "CONN"):
             reason = "blocked"
         elif reply_code in REPLY_REASONS:
