@@ -199,7 +199,9 @@ def _weigh(
         # was refused ("Connection refused by ..."), the expiry is the verdict.
         # A network error (a failed DNS lookup, no route) stays the verdict: it says what to fix.
         gave_up = phrases.EXPIRED.find(low)
-        if strong[0] in ("blocked", "rejected") or (gave_up and strong[0] != "networkerror"):
+        if strong[0] in ("blocked", "rejected") or (
+            gave_up and strong[0] not in ("networkerror", "hostunknown")
+        ):
             strong = ("expired", gave_up or strong[1])
     if strong:
         t, phrase = strong
