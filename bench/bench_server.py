@@ -67,17 +67,22 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30)
 
 @contextlib.contextmanager
 def server(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, proc)
-        yield proc
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as errors:  # not a pipe: a chatty server must never block on it
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors)
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            try:
+                wait_for_port(port, proc)
+            except RuntimeError:
+                errors.seek(0)
+                raise RuntimeError(f"{cmd[0]}: {errors.read().decode(errors='replace')[-500:]}") from None
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def run_source(port: int, sessions: int, messages: int, size: int, reuse: bool) -> float:

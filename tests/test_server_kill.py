@@ -33,7 +33,17 @@ MIN_ACKED_BEFORE_KILL = 60
 
 def start_server(maildir: Path) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smtpdiag", "serve", "--listen", "127.0.0.1:0", "--maildir", str(maildir)],
+        [
+            sys.executable,
+            "-m",
+            "smtpdiag",
+            "serve",
+            "-q",
+            "--listen",
+            "127.0.0.1:0",
+            "--maildir",
+            str(maildir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -65,7 +65,9 @@ def _read_config(path: str) -> tuple[dict[str, Any], list[Any], int | None]:
 @click.option("--list-scenarios", is_flag=True, help="list the named scenarios and exit")
 @click.option("--print-defaults", is_flag=True, help="print every setting, its default and why, then exit")
 @click.option("--json", "as_json", is_flag=True, help="with --list-scenarios / --print-defaults: JSON")
-@click.option("--quiet", "-q", is_flag=True, help="do not log stored messages and fired rules to stderr")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="log only start and stop, not each stored message and fired rule"
+)
 def serve(
     listen: str | None,
     local_domains: tuple[str, ...],

@@ -933,18 +933,17 @@ async def _serve_main(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    if log is not None:
-        where = "memory" if settings.storage == "memory" else f"Maildir {settings.maildir}"
-        print(f"smtpdiag serve: listening on {server.host}:{server.port}, storing to {where}", file=log)
-        if server.http_port is not None:
-            http_host = settings.http_listen.rsplit(":", 1)[0]
-            print(f"smtpdiag serve: HTTP API on http://{http_host}:{server.http_port}/", file=log)
-        if len(server.faults):
-            print(f"smtpdiag serve: {len(server.faults)} fault rule(s) active", file=log)
-        log.flush()
+    # the start-up lines always go to stderr (they say where to connect); `log` gets the activity
+    where = "memory" if settings.storage == "memory" else f"Maildir {settings.maildir}"
+    print(f"smtpdiag serve: listening on {server.host}:{server.port}, storing to {where}", file=sys.stderr)
+    if server.http_port is not None:
+        http_host = settings.http_listen.rsplit(":", 1)[0]
+        print(f"smtpdiag serve: HTTP API on http://{http_host}:{server.http_port}/", file=sys.stderr)
+    if len(server.faults):
+        print(f"smtpdiag serve: {len(server.faults)} fault rule(s) active", file=sys.stderr)
+    sys.stderr.flush()
     await stop.wait()
-    if log is not None:
-        print("smtpdiag serve: shutting down", file=log)
-        log.flush()
+    print("smtpdiag serve: shutting down", file=sys.stderr)
+    sys.stderr.flush()
     await server.stop()
     return 0
