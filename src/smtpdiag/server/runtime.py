@@ -68,6 +68,7 @@ from smtpdiag.server.transcript import Transcript, TranscriptLog
 
 __all__ = ["ListenError", "ServerThread", "SmtpServer", "install_uvloop", "run_until_signalled"]
 
+INTERNAL_ERROR: Final = Reply(code=421, lines=("Internal error, closing connection",), enhanced="4.3.0")
 SHUTDOWN_GRACE: Final = 5.0  # seconds a message under way may take to finish when stopping
 _session_ids = itertools.count(1)
 
@@ -311,7 +312,7 @@ class SmtpSession(asyncio.Protocol):
                     self._event(out)
         except Exception as exc:  # a bug must not leave the client hanging
             self._log_event("internal error", error=repr(exc))
-            self._fatal(R.LOCAL_ERROR, "internal error")
+            self._fatal(INTERNAL_ERROR, "internal error")
             return
         finally:
             self.busy = False
