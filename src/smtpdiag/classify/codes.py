@@ -141,6 +141,7 @@ def status_is_specific(status: str) -> bool:
 # Used only when neither the text nor an enhanced status code says more.
 REPLY_REASONS: Final[dict[int, str]] = {
     521: "notaccept",  # RFC 7504: the host does not accept mail
+    525: "suspend",  # 525 5.7.13: user account disabled
     556: "notaccept",  # RFC 7504: the domain does not accept mail
     530: "securityerror",  # RFC 4954: authentication required
     534: "securityerror",  # RFC 4954: mechanism too weak

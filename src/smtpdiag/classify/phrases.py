@@ -144,6 +144,11 @@ EXCEEDLIMIT = ReasonPhrases(
 SUSPEND = ReasonPhrases(
     "suspend",
     (
+        "this address no longer accepts mail",
+        "archived recipient",
+        "inactive account",
+        "user is terminated",
+        "user or domain is disabled",
         "account is temporarily limited",
         "administratively disabled",
         "administrativly disabled",
@@ -319,7 +324,6 @@ USERUNKNOWN = ReasonPhrases(
         "email address does not exist",
         "email address is not valid",
         "e-mail address does not exist",
-        "this address no longer accepts mail",
         "there is no one at this address",
         "not a valid mailbox",
         "not a valid recipient",
@@ -342,7 +346,6 @@ USERUNKNOWN = ReasonPhrases(
         "cannot accept user",
         "account does not exist",
         "account not found",
-        "archived recipient",
         "destination addresses were unknown",
         "destination server rejected recipients",
         "no such user here",
