@@ -511,3 +511,22 @@ def test_failed_tls_handshake_closes_only_that_session() -> None:
         while server.per_ip and time.monotonic() < deadline:
             time.sleep(0.02)
         assert server.per_ip == {} and not server.sessions  # both slots given back
+
+
+def test_an_internal_error_ends_only_that_session_with_421() -> None:
+    with running() as server:
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise ZeroDivisionError("simulated bug")
+
+        original = server.store.begin
+        server.store.begin = broken  # type: ignore[method-assign,assignment]
+        raw = Raw(server)
+        raw.reply()
+        raw.send(b"EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<u@local.test>\r\nDATA\r\n")
+        replies = [raw.reply() for _ in range(5)]  # the 354 went out before the bug struck
+        assert replies[-1].startswith("421 4.3.0"), replies
+        assert raw.closed()
+        server.store.begin = original  # type: ignore[method-assign]
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            assert client.sendmail("a@s.test", ["u@local.test"], MESSAGE) == {}

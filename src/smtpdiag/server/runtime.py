@@ -205,7 +205,10 @@ class SmtpSession(asyncio.Protocol):
         )
         self.last_activity = self.loop.time()
         self._arm_timer(server.settings.command_timeout)
-        self._run(self.conn.start())
+        try:
+            self._run(self.conn.start())
+        except Exception as exc:
+            self._internal_error(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -225,7 +228,17 @@ class SmtpSession(asyncio.Protocol):
             if self.closed:
                 return
         assert self.conn is not None
-        self._run(self.conn.receive_data(data))
+        try:
+            self._run(self.conn.receive_data(data))
+        except Exception as exc:  # a bug must not leave the client hanging or stop the server
+            self._internal_error(exc)
+
+    def _internal_error(self, exc: Exception) -> None:
+        self._log_event("internal error", error=repr(exc)[:500])
+        self.server.say(f"{self.peer_ip} internal error: {exc!r}"[:500])
+        self.batching = False
+        self.wbuf.clear()
+        self._fatal(INTERNAL_ERROR, "internal error")
 
     def eof_received(self) -> bool | None:
         return None  # close
@@ -311,8 +324,7 @@ class SmtpSession(asyncio.Protocol):
                 else:
                     self._event(out)
         except Exception as exc:  # a bug must not leave the client hanging
-            self._log_event("internal error", error=repr(exc))
-            self._fatal(INTERNAL_ERROR, "internal error")
+            self._internal_error(exc)
             return
         finally:
             self.busy = False
