@@ -42,6 +42,9 @@ def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
 MAILBOXFULL = ReasonPhrases(
     "mailboxfull",
     (
+        "disc quota",
+        "diskspace quota",
+        "exceeding receiving limits",
         "exceeds allowed size",
         "mailbox exceeds",
         "mailbox full",
