@@ -228,6 +228,9 @@ def _weigh(
     # The command a refusal answered says whose problem it is.
     if cmd == "MAIL" and reason in ("userunknown", "hostunknown", "filtered", ""):
         reason, why = "rejected", (why + "; " if why else "") + "refused at MAIL FROM: the sender"
+    elif cmd in ("CONN", "HELO", "EHLO", "MAIL", "RCPT") and reason == "spamdetected" and not specific:
+        # Before DATA the server has seen no content: "spam" there judges the sending host.
+        reason, why = "blocked", why + f"; refused at {cmd}, before any content was sent"
     elif cmd in ("CONN", "HELO", "EHLO") and reason in ("rejected", ""):
         reason, why = "blocked", (why + "; " if why else "") + f"refused at {cmd}: the sending host"
     # In a bounce, a remote server's "user unknown" whose command is unknown is taken as said after
