@@ -70,6 +70,7 @@ def test_directory_and_maildir(tmp_path: Path) -> None:
 def test_stdin_mbox_stream() -> None:
     got = list(iter_inputs(["-"], stdin=io.BytesIO(mbox_of(MSG_A, MSG_B))))
     assert [m.source for m in got] == ["-:1", "-:2"]
+    assert [(m.path, m.index) for m in got] == [("-", 1), ("-", 2)]
 
 
 def test_empty_stdin_gives_nothing() -> None:

@@ -97,9 +97,31 @@ def test_stdin_mbox(tmp_path: Path) -> None:
     )
     code, out = run(["--json", "-"], stdin=box)
     assert code == 0
-    records = [json.loads(line) for line in out.splitlines()]
-    assert [r["file"] for r in records] == ["-:1", "-:2", "-:3"]
-    assert all(r["results"][0]["reason"] == "userunknown" for r in records)
+    (record,) = [json.loads(line) for line in out.splitlines()]  # one object per input file
+    assert record["file"] == "-" and record["messages"] == 3
+    assert [r["message"] for r in record["results"]] == [1, 2, 3]
+    assert all(r["reason"] == "userunknown" for r in record["results"])
+
+
+def test_mbox_json_is_one_object_per_file_with_errors_listed(tmp_path: Path) -> None:
+    box = tmp_path / "box.mbox"
+    sep = b"From MAILER-DAEMON Sat Nov 28 16:00:00 2026\n"
+    box.write_bytes(sep + DSN.replace(b"\r\n", b"\n") + b"\n" + sep + b"Subject: not a bounce\n\nhi\n")
+    other = tmp_path / "one.eml"
+    other.write_bytes(DSN)
+    code, out = run(["--json", str(box), str(other)])
+    assert code == 0
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["file"] == str(box) and first["messages"] == 2 and len(first["results"]) == 1
+    assert second["file"] == str(other) and "messages" not in second and len(second["results"]) == 1
+
+
+def test_table_names_mbox_messages(tmp_path: Path) -> None:
+    box = tmp_path / "box.mbox"
+    sep = b"From MAILER-DAEMON Sat Nov 28 16:00:00 2026\n"
+    box.write_bytes((sep + DSN.replace(b"\r\n", b"\n") + b"\n") * 2)
+    code, out = run([str(box)])
+    assert code == 0 and f"{box}:2" in out
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Batch analysis: many inputs -> one record per message, on one core or several.
 
-A record is what `smtpdiag bounce --json` prints, one per message:
-`{"file": SOURCE, "results": [BounceResult.to_json(), ...]}`, plus `"error"` when the message could
+A record is the verdict on one message: `{"file": PATH, "results": [BounceResult.to_json(), ...]}`,
+plus `"message": N` for the Nth message of an mbox holding several, `"error"` when the message could
 not be analysed and `"truncated": true` when it was cut at `inputs.MAX_MESSAGE_BYTES`.
+(`smtpdiag bounce --json` merges the records of one file into one object.)
 Records come out in input order whatever the number of jobs.
 """
 
@@ -30,7 +31,9 @@ CHUNKS_IN_FLIGHT_PER_JOB = 3
 
 def analyze_input(message: InputMessage) -> Record:
     """Analyse one input message; never raises."""
-    record: Record = {"file": message.source, "results": []}
+    record: Record = {"file": message.path, "results": []}
+    if message.index:
+        record["message"] = message.index
     if message.truncated:
         record["truncated"] = True
     if message.error:

@@ -32,10 +32,16 @@ _FROM_LINE = re.compile(rb"^From \S{0,512} .{0,200}\d{4}", re.DOTALL)
 class InputMessage:
     """One message to analyse, or one input that could not be read."""
 
-    source: str  # a path, "path:N" for the Nth message of an mbox, or "-" (stdin)
+    path: str  # the file it came from, or "-" (stdin)
+    index: int = 0  # 1, 2, ... for the messages of an mbox holding several; 0 for a lone message
     data: bytes = b""
     error: str = ""  # set when the input could not be read; data is then empty
     truncated: bool = False
+
+    @property
+    def source(self) -> str:
+        """ "path" for a lone message, "path:N" for the Nth message of an mbox."""
+        return f"{self.path}:{self.index}" if self.index else self.path
 
 
 class InputError(Exception):
@@ -60,7 +66,7 @@ def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:
     previous_blank = True
 
     def finish() -> InputMessage:
-        return InputMessage(source=f"{source}:{count}", data=b"".join(current), truncated=truncated)
+        return InputMessage(path=source, index=count, data=b"".join(current), truncated=truncated)
 
     while True:
         line = stream.readline(MAX_LINE_BYTES)
@@ -89,7 +95,7 @@ def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:
         return
     last = finish()
     if pending is None:
-        last.source = source  # a single message keeps the plain name
+        last.index = 0  # a single message keeps the plain name
         yield last
         return
     yield pending
@@ -106,10 +112,10 @@ def _read_file(path: str) -> Iterator[InputMessage]:
                 return
             data = fh.read(MAX_MESSAGE_BYTES + 1)
     except OSError as exc:
-        yield InputMessage(source=path, error=f"cannot read: {exc.strerror or exc}")
+        yield InputMessage(path=path, error=f"cannot read: {exc.strerror or exc}")
         return
     truncated = len(data) > MAX_MESSAGE_BYTES
-    yield InputMessage(source=path, data=data[:MAX_MESSAGE_BYTES], truncated=truncated)
+    yield InputMessage(path=path, data=data[:MAX_MESSAGE_BYTES], truncated=truncated)
 
 
 def _is_maildir(path: str) -> bool:

@@ -76,11 +76,58 @@ def _progress(records: Iterator[Record], enabled: bool) -> Iterator[Record]:
             yield record
 
 
+def _source(record: Record) -> str:
+    return f"{record['file']}:{record['message']}" if "message" in record else str(record["file"])
+
+
+#: Errors listed per file in --json output; beyond that they are only counted.
+MAX_ERRORS_LISTED = 100
+
+
 def _write_json(records: Iterator[Record], out: IO[str]) -> int:
+    """One JSON object per input FILE: the results of all of an mbox's messages are merged.
+
+    Written as the records arrive, so an mbox of any size streams in flat memory:
+    `{"file": PATH, "results": [...], "messages": N?, "errors": [...]?, "truncated": true?}`.
+    """
     errors = 0
+    current: str | None = None
+    first_result = True
+    file_errors: list[dict[str, Any]] = []
+    file_messages = 0
+    file_truncated = False
+
+    def close_file() -> None:
+        out.write("]")
+        if file_messages > 1:
+            out.write(f', "messages": {file_messages}')
+        if file_errors:
+            out.write(', "errors": ' + json.dumps(file_errors, ensure_ascii=False))
+            out.write(', "error": ' + json.dumps(file_errors[0]["error"], ensure_ascii=False))
+        if file_truncated:
+            out.write(', "truncated": true')
+        out.write("}\n")
+
     for record in records:
-        errors += "error" in record
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if record["file"] != current:
+            if current is not None:
+                close_file()
+            current = record["file"]
+            out.write('{"file": ' + json.dumps(current, ensure_ascii=False) + ', "results": [')
+            first_result, file_errors, file_messages, file_truncated = True, [], 0, False
+        file_messages += 1
+        file_truncated = file_truncated or bool(record.get("truncated"))
+        if "error" in record:
+            errors += 1
+            if len(file_errors) < MAX_ERRORS_LISTED:
+                file_errors.append({"message": record.get("message", 1), "error": record["error"]})
+        for result in record["results"]:
+            if "message" in record:
+                result["message"] = record["message"]
+            out.write(("" if first_result else ", ") + json.dumps(result, ensure_ascii=False))
+            first_result = False
+    if current is not None:
+        close_file()
     return errors
 
 
@@ -91,9 +138,9 @@ def _write_csv(records: Iterator[Record], out: IO[str]) -> int:
     for record in records:
         if "error" in record:
             errors += 1
-            writer.writerow({"file": record["file"], "error": record["error"]})
+            writer.writerow({"file": _source(record), "error": record["error"]})
         for result in record["results"]:
-            row: dict[str, Any] = {"file": record["file"], **result}
+            row: dict[str, Any] = {"file": _source(record), **result}
             row["hardbounce"] = "yes" if result.get("hardbounce") else "no"
             row["explanation"] = result.get("explanation", {}).get("title", "")
             writer.writerow(row)
@@ -124,7 +171,7 @@ def _write_listing(records: Iterator[Record], lang: str) -> int:
     errors = messages = results = 0
     for record in records:
         messages += 1
-        console.print(f"[bold]{escape(record['file'])}[/bold]")
+        console.print(f"[bold]{escape(_source(record))}[/bold]")
         if "error" in record:
             errors += 1
             console.print(f"  [red]error:[/red] {escape(record['error'])}")
