@@ -27,7 +27,7 @@ import json
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from smtpdiag.server.faults import FaultEngine, FaultRule, FaultRuleError
+from smtpdiag.server.faults import MAX_RULES, FaultEngine, FaultRule, FaultRuleError
 from smtpdiag.server.scenarios import SCENARIOS, get_scenario
 from smtpdiag.server.storage import MessageStore
 from smtpdiag.server.transcript import TranscriptLog
@@ -196,6 +196,8 @@ class HttpApi:
                 if method == "POST":
                     data = _json(body)
                     items = data if isinstance(data, list) else [data]
+                    if len(t.faults) + len(items) > MAX_RULES:
+                        raise HttpError(400, f"too many rules (limit {MAX_RULES})")
                     try:
                         for item in items:
                             FaultRule.from_dict(item)  # validate all before adding any
