@@ -17,6 +17,8 @@ from email.message import Message
 from email.policy import compat32
 from typing import Final
 
+from smtpdiag.bounce import fastmime
+
 MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024  # bytes of a message parsed; the rest is not needed to judge it
 MAX_TEXT_CHARS: Final = 256 * 1024  # characters of human-readable text kept for the format modules
 MAX_PARTS: Final = 64  # MIME parts walked per message
@@ -125,7 +127,7 @@ def parse_bytes(data: bytes) -> Message:
         # RFC 6533 reports carry UTF-8 fields; parsed as message/* the stdlib replaces those bytes.
         # Read them as a text part instead and decode the bytes ourselves.
         data = GLOBAL_DSN_RE.sub(GLOBAL_DSN_TEXT_TYPE.encode(), data)
-    return email.message_from_bytes(data, policy=compat32)
+    return fastmime.message_from_bytes(data)  # the stdlib's tree, built faster
 
 
 GLOBAL_DSN_RE: Final = re.compile(rb"(?i)message/global-delivery-status")

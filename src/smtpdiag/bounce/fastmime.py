@@ -1,0 +1,253 @@
+"""A faster route to the same `email.message.Message` tree the stdlib feed parser builds.
+
+    message_from_bytes(data) -> Message      # same tree as email.message_from_bytes(data, policy=compat32)
+
+Why: the stdlib `FeedParser` reads every line of every part through a generator, a line queue
+and a stack of boundary matchers; for a bounce that returns the original message (often with its
+own attachments and a long Received trail) most of the analysis time went there. Here the body
+of a part is one slice of the text and the parts of a multipart are found with `str.find` on
+their boundary, so only header lines are visited one by one.
+
+What stays with the stdlib: the message objects (`Message`), the splitting of a header field
+into name and value (`compat32.header_source_parse`), content types, parameters and boundaries
+(`get_content_type`, `get_boundary`), and everything done later with the tree (transfer and
+RFC 2047 decoding, charsets). What this module does is only the structure, following the feed
+parser's rules to the letter: where a header block ends, which lines are boundaries (RFC 2046:
+the line break before a boundary belongs to it), preambles, epilogues, repeated boundaries,
+missing start or close boundaries, message/delivery-status blocks, multipart/digest defaults.
+Parse defects are not recorded (nothing in smtpdiag reads them).
+
+Anything outside the well-trodden cases (bare CR line ends, a "From " line ending a header
+block, more than `MAX_ENTITIES` parts or `MAX_DEPTH` levels of nesting, a structured type inside
+a delivery-status block) is handed to the stdlib parser whole, so the result is always the
+stdlib's. tests/test_fastmime.py compares the two trees on the corpus and on mutated messages.
+"""
+
+from __future__ import annotations
+
+import email
+import email.feedparser
+import re
+from email.message import Message
+from email.policy import compat32
+from typing import Final, cast
+
+MAX_ENTITIES: Final = 1000  # message objects built for one message before the stdlib takes over
+MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the stdlib takes over
+
+_source_parse = compat32.header_source_parse
+# The feed parser's own test for "still a header line": taken from it so the two never disagree.
+_HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
+
+
+class _Fallback(Exception):
+    """The message needs the stdlib parser (a case this module does not reproduce)."""
+
+
+def message_from_bytes(data: bytes) -> Message:
+    """Parse like `email.message_from_bytes(data, policy=compat32)`, faster on large bodies."""
+    text = data.decode("ascii", "surrogateescape")
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        # bare CR line ends: the feed parser splits lines on them too; not reproduced here
+        return email.message_from_bytes(data, policy=compat32)
+    try:
+        return _Parser(text).message()
+    except (_Fallback, RecursionError):
+        return email.message_from_bytes(data, policy=compat32)
+
+
+def _strip_eol(value: str) -> str:
+    if value.endswith("\r\n"):
+        return value[:-2]
+    if value.endswith("\n") or value.endswith("\r"):
+        return value[:-1]
+    return value
+
+
+class _Parser:
+    __slots__ = ("entities", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.entities = 0
+
+    def message(self) -> Message:
+        msg, _last = self._entity(0, len(self.text), False, 0)
+        return msg
+
+    def _new(self, digest_child: bool) -> Message:
+        self.entities += 1
+        if self.entities > MAX_ENTITIES:
+            raise _Fallback
+        msg = Message()
+        if digest_child:
+            msg.set_default_type("message/rfc822")
+        return msg
+
+    def _headers(self, msg: Message, pos: int, end: int) -> int:
+        """Read the header block at `pos` into `msg`; return where the body starts."""
+        text = self.text
+        lines: list[str] = []
+        body = end
+        while pos < end:
+            nl = text.find("\n", pos, end)
+            line_end = end if nl < 0 else nl + 1
+            line = text[pos:line_end]
+            if not _HEADER_LINE.match(line):
+                # an empty line separates header and body; any other line already is body
+                body = line_end if line[0] in "\r\n" else pos
+                break
+            lines.append(line)
+            pos = line_end
+        value: list[str] = []
+        last = len(lines) - 1
+        for lineno, line in enumerate(lines):
+            if line[0] in " \t":
+                if value:  # a continuation line; one with no field before it is dropped
+                    value.append(line)
+                continue
+            if value:
+                msg.set_raw(*_source_parse(value))
+                value = []
+            if line.startswith("From "):
+                if lineno == 0:
+                    msg.set_unixfrom(_strip_eol(line))
+                    continue
+                if lineno == last:
+                    raise _Fallback  # the feed parser pushes it back into a body it reorders
+                continue
+            if line.find(":") == 0:
+                continue
+            value = [line]
+        if value:
+            msg.set_raw(*_source_parse(value))
+        return body
+
+    def _boundary_at(self, sep: str, i: int) -> tuple[int, int, bool] | None:
+        """Whether the line starting at `i` is the boundary `sep`: (start, end, is_close)."""
+        text = self.text
+        if not text.startswith(sep, i):
+            return None
+        j = i + len(sep)
+        close = text.startswith("--", j)
+        if close:
+            j += 2
+        n = len(text)
+        while j < n and text[j] in " \t":
+            j += 1
+        if j >= n:
+            return i, j, close
+        if text[j] == "\n":
+            return i, j + 1, close
+        if text.startswith("\r\n", j):
+            return i, j + 2, close
+        # anything else on the line: not a boundary (a failed close marker cannot backtrack into
+        # a plain boundary either, as "-" is neither blank nor a line end)
+        return None
+
+    def _boundary_line(self, sep: str, pos: int, end: int) -> tuple[int, int, bool] | None:
+        """The first line in [pos, end) that is the boundary `sep`: (start, end, is_close)."""
+        text = self.text
+        while True:
+            i = text.find(sep, pos, end)
+            if i < 0:
+                return None
+            pos = i + 1
+            if i and text[i - 1] != "\n":  # not at a line start (bare CRs never get here)
+                continue
+            hit = self._boundary_at(sep, i)
+            if hit is not None:
+                return hit
+
+    def _entity(self, pos: int, end: int, digest_child: bool, depth: int) -> tuple[Message, Message]:
+        """Parse the entity in [pos, end); return it and the last message created inside it."""
+        if depth > MAX_DEPTH:
+            raise _Fallback
+        msg = self._new(digest_child)
+        body = self._headers(msg, pos, end)
+        ctype = msg.get_content_type()
+        if ctype == "message/delivery-status":
+            return msg, self._status_blocks(msg, body, end)
+        maintype = ctype.partition("/")[0]
+        if maintype == "message":
+            inner, last = self._entity(body, end, False, depth + 1)
+            msg.attach(inner)
+            return msg, last
+        if maintype == "multipart":
+            self._multipart(msg, ctype, body, end, depth)
+            return msg, msg
+        msg.set_payload(self.text[body:end])
+        return msg, msg
+
+    def _multipart(self, msg: Message, ctype: str, pos: int, end: int, depth: int) -> None:
+        text = self.text
+        boundary = msg.get_boundary()
+        if boundary is None:
+            msg.set_payload(text[pos:end])
+            return
+        sep = "--" + boundary
+        hit = self._boundary_line(sep, pos, end)
+        if hit is None or hit[2]:
+            # no start boundary: everything before the close boundary (or the end) is the payload
+            msg.set_payload(text[pos : hit[0] if hit else end])
+            msg.epilogue = ""
+            return
+        if hit[0] > pos:
+            msg.preamble = _strip_eol(text[pos : hit[0]])
+        digest = ctype == "multipart/digest"
+        while True:
+            start = hit[1]
+            while start < end:  # repeated boundary lines (even a close one) open no empty parts
+                again = self._boundary_at(sep, start)
+                if again is None:
+                    break
+                start = again[1]
+            hit = self._boundary_line(sep, start, end)
+            part_end = hit[0] if hit else end
+            part, last = self._entity(start, part_end, digest, depth + 1)
+            msg.attach(part)
+            _drop_final_eol(last)
+            if hit is None:
+                return  # no close boundary
+            if hit[2]:
+                msg.epilogue = text[hit[1] : end]
+                return
+
+    def _status_blocks(self, msg: Message, pos: int, end: int) -> Message:
+        """message/delivery-status: header blocks separated by empty lines, each a Message."""
+        text = self.text
+        last = msg
+        while True:
+            block = self._new(False)
+            msg.attach(block)
+            last = block
+            # the block ends at the first empty line (or the end)
+            stop = pos
+            while stop < end and text[stop] not in "\r\n":
+                nl = text.find("\n", stop, end)
+                stop = end if nl < 0 else nl + 1
+            body = self._headers(block, pos, stop)
+            if block.get_content_maintype() in ("multipart", "message"):
+                raise _Fallback
+            block.set_payload(text[body:stop])
+            pos = stop
+            if pos < end:  # consume the empty line
+                nl = text.find("\n", pos, end)
+                pos = end if nl < 0 else nl + 1
+            if pos >= end:
+                return last
+
+
+def _drop_final_eol(last: Message) -> None:
+    """RFC 2046: the line break before a boundary belongs to the boundary, not the part."""
+    if last.get_content_maintype() == "multipart":
+        epilogue = last.epilogue
+        if epilogue == "":
+            last.epilogue = None
+        elif epilogue is not None:
+            last.epilogue = _strip_eol(epilogue)
+        return
+    fields = vars(last)  # the feed parser edits the raw payload in place too
+    payload = fields.get("_payload")
+    if isinstance(payload, str):
+        fields["_payload"] = _strip_eol(payload)

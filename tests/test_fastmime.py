@@ -1,0 +1,190 @@
+"""fastmime builds exactly the tree the stdlib feed parser builds (compat32), only faster."""
+
+from __future__ import annotations
+
+import email
+import random
+from email.message import Message
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smtpdiag.bounce import fastmime
+
+CORPUS = Path(__file__).parent / "data" / "bounces" / "emails"
+EMAILS = sorted(CORPUS.glob("*.eml"))
+
+STATE_KEYS = ("_headers", "_unixfrom", "_default_type", "preamble", "epilogue", "_charset")
+
+
+def tree(msg: Message) -> object:
+    """Everything the parser sets on a message, as plain data (defects aside)."""
+    fields = vars(msg)
+    payload = fields.get("_payload")
+    if isinstance(payload, list):
+        payload = [tree(p) for p in payload]
+    return {**{k: fields.get(k) for k in STATE_KEYS}, "payload": payload}
+
+
+def stdlib(data: bytes) -> object:
+    return tree(email.message_from_bytes(data, policy=compat32))
+
+
+def fast(data: bytes) -> object:
+    return tree(fastmime.message_from_bytes(data))
+
+
+def test_corpus_trees_are_identical() -> None:
+    assert len(EMAILS) > 400
+    for path in EMAILS:
+        data = path.read_bytes()
+        assert fast(data) == stdlib(data), path.name
+
+
+def test_corpus_with_crlf_line_ends() -> None:
+    for path in EMAILS[::5]:
+        data = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert fast(data) == stdlib(data), path.name
+
+
+def test_the_fast_path_is_taken_for_ordinary_messages() -> None:
+    """A fallback on every message would pass the comparisons while gaining nothing."""
+    taken = 0
+    for path in EMAILS:
+        text = path.read_bytes().decode("ascii", "surrogateescape")
+        if text.count("\r") != text.count("\r\n"):
+            continue  # bare CR line ends go to the stdlib by design
+        assert isinstance(fastmime._Parser(text).message(), Message), path.name
+        taken += 1
+    assert taken >= len(EMAILS) - 5
+
+
+MULTIPART = (
+    b"From: a@example.com\nContent-Type: multipart/report; report-type=delivery-status;\n"
+    b' boundary="B1"\n\npreamble line\n\n--B1\nContent-Type: text/plain\n\nhello\n\n'
+    b"--B1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n"
+    b"Final-Recipient: rfc822; u@example.org\nAction: failed\nStatus: 5.1.1\n\n\n"
+    b'--B1\nContent-Type: multipart/alternative; boundary="B2"\n\n--B2\n\ninner\n--B2--\nepi2\n'
+    b"--B1\nContent-Type: message/rfc822\n\nSubject: original\nTo: u@example.org\n\nbody\n"
+    b"--B1--\nepilogue\n"
+)
+
+EDGE_CASES = [
+    MULTIPART,
+    b"",
+    b"\n",
+    b"Subject: x",
+    b"Subject: x\n",
+    b"no header at all\n\nbody\n",
+    b"From someone Sat Nov 28 2026\nSubject: x\n\nbody",
+    b"Subject: x\nFrom someone\n\nbody\n",  # a From_ line ends the header block
+    b"Subject: x\nFrom someone\nTo: y\n\nbody\n",
+    b" continued first\nSubject: x\n\nbody\n",
+    b":no name\nSubject: x\n\nbody\n",
+    b"Content-Type: multipart/mixed\n\nno boundary parameter\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\nno start boundary\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\npre\n--b--\nafter close\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\ndouble\n--b\n--b--\n\nepi",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b--\n\nclose as a repeat\n--b--",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b \t\nx\n--bb\n--b-- \n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nx\n--b---\n--b--",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nunclosed",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b--",
+    b'Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary="a-"\n\n'
+    b"--a-\nx\n--a--\n--a-\ny\n--a\nz\n--a--\n",
+    b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: in digest\n\nx\n--d\n"
+    b"Content-Type: text/plain\n\ny\n--d--\n",
+    b"Content-Type: message/delivery-status\n\n",
+    b"Content-Type: message/delivery-status\n\n\n\nA: 1\n\n\n\nB: 2\nnot a header\nC: 3\n",
+    b"Content-Type: message/delivery-status\n\nA: 1\nFrom x\n\nB: 2",
+    b"Content-Type: message/delivery-status\n\nContent-Type: multipart/mixed; boundary=x\n\n",
+    b"Content-Type: message/rfc822\n\n",
+    b"Content-Type: message/rfc822\n\nContent-Type: message/rfc822\n\nSubject: deep\n\nbody\n",
+    b"Subject: 8bit \xe9\xff\nContent-Type: text/plain; charset=utf-8\n\n\xd0\x9f\xd1\x80\n",
+    b"Subject: x\r\nbare CR\rline\r\n\r\nbody\r",
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+]
+
+
+@pytest.mark.parametrize("data", EDGE_CASES)
+def test_edge_cases(data: bytes) -> None:
+    assert fast(data) == stdlib(data)
+
+
+def test_deep_nesting_falls_back_to_the_stdlib() -> None:
+    depth = fastmime.MAX_DEPTH + 5
+    data = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(depth))
+    data += b"\nleaf\n"
+    assert fast(data) == stdlib(data)
+
+
+def test_many_parts_fall_back_to_the_stdlib() -> None:
+    data = b"Content-Type: multipart/mixed; boundary=b\n\n" + b"--b\n\nx\n" * (fastmime.MAX_ENTITIES + 1)
+    assert fast(data) == stdlib(data)
+
+
+def _mutations(data: bytes, rng: random.Random) -> bytes:
+    lines = data.split(b"\n")
+    for _ in range(rng.randint(1, 6)):
+        if not lines:
+            break
+        i = rng.randrange(len(lines))
+        op = rng.randrange(6)
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, lines[rng.randrange(len(lines))])
+        elif op == 2:
+            lines[i] = b""
+        elif op == 3:
+            lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
+        elif op == 4:
+            lines.insert(i, rng.choice([b"--", b"From x", b" cont", b"X: y", b"\r", b"--b--"]))
+        else:
+            j = rng.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+    return b"\n".join(lines)
+
+
+def test_mutated_corpus_messages() -> None:
+    rng = random.Random(20261128)
+    multipart = [p.read_bytes() for p in EMAILS if b"boundary" in p.read_bytes()[:4000]]
+    for _ in range(600):
+        data = _mutations(rng.choice(multipart), rng)
+        assert fast(data) == stdlib(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"Content-Type: multipart/mixed; boundary=b",
+                b"Content-Type: message/rfc822",
+                b"Content-Type: message/delivery-status",
+                b"Content-Type: multipart/digest; boundary=c",
+                b"Subject: s",
+                b" folded",
+                b"",
+                b"--b",
+                b"--b--",
+                b"--c",
+                b"--c--",
+                b"From x",
+                b"text",
+                b"\r",
+                b"--b \t",
+            ]
+        ),
+        max_size=30,
+    ),
+    st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_generated_structures(lines: list[bytes], eol: bytes) -> None:
+    data = eol.join(lines)
+    assert fast(data) == stdlib(data)
