@@ -38,6 +38,10 @@ MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the st
 _source_parse = compat32.header_source_parse
 # The feed parser's own test for "still a header line": taken from it so the two never disagree.
 _HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
+# The first line of a body: any line the feed parser's test rejects (one linear scan of the block).
+_BODY_LINE: Final = re.compile("^(?!" + _HEADER_LINE.pattern.removeprefix("^") + ")", re.MULTILINE)
+# Where a header field starts: a line that does not continue the previous one.
+_FIELD_START: Final = re.compile(r"\n(?=[^ \t])")
 
 
 class _Fallback(Exception):
@@ -86,6 +90,26 @@ class _Parser:
 
     def _headers(self, msg: Message, pos: int, end: int) -> int:
         """Read the header block at `pos` into `msg`; return where the body starts."""
+        text = self.text
+        found = _BODY_LINE.search(text, pos, end)
+        if found is None or found.start() >= end:
+            block_end = body = end
+        else:
+            block_end = body = found.start()
+            if text[block_end] in "\r\n":  # the empty line between header and body
+                nl = text.find("\n", block_end, end)
+                body = end if nl < 0 else nl + 1
+        block = text[pos:block_end]
+        if block.startswith("From ") or "\nFrom " in block:
+            return self._headers_by_line(msg, pos, end)
+        for chunk in _FIELD_START.split(block):
+            # a field with its continuation lines; a chunk opening with blanks or ":" is dropped
+            if chunk and chunk[0] not in " \t:":
+                msg.set_raw(*_source_parse([chunk]))
+        return body
+
+    def _headers_by_line(self, msg: Message, pos: int, end: int) -> int:
+        """`_headers` line by line, for blocks with "From " lines (an envelope line or worse)."""
         text = self.text
         lines: list[str] = []
         body = end
