@@ -119,7 +119,7 @@ async def test_sessions(api: Any) -> None:
     server, target = api
     t = target.transcripts.open("s1", client="127.0.0.1:5000")
     t.command("EHLO x")
-    t.reply("250 ok")
+    t.reply(b"250 ok")
     t.close()
     status, body = await request(server.port, "GET", "/sessions")
     assert status == 200 and body["sessions"][0]["id"] == "s1"

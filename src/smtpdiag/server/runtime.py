@@ -343,7 +343,7 @@ class SmtpSession(asyncio.Protocol):
 
     def _send(self, out: Send) -> None:
         if self.transcript is not None:
-            self.transcript.reply(out.data.decode("utf-8", "replace"))
+            self.transcript.reply(out.data)
         if self.batching:
             self.wbuf.append(out.data)
         elif self.transport is not None:
@@ -359,7 +359,7 @@ class SmtpSession(asyncio.Protocol):
     def _write_reply(self, reply: Reply) -> None:
         data = R.wire(reply)
         if self.transcript is not None:
-            self.transcript.reply(data.decode("utf-8", "replace"))
+            self.transcript.reply(data)
         self._flush()
         if self.transport is not None:
             self.transport.write(data)

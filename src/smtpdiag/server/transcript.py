@@ -32,41 +32,45 @@ REDACTED: Final = "***"
 
 
 class Transcript:
-    """The transcript of one session."""
+    """The transcript of one session.
+
+    Entries are kept as tuples (time, direction, line or reply bytes, details) and turned into
+    dictionaries only when asked for: recording stays cheap on the hot path.
+    """
 
     __slots__ = ("_file", "_in_sasl", "closed", "entries", "info", "session_id")
 
     def __init__(self, session_id: str, info: dict[str, Any], file: IO[str] | None) -> None:
         self.session_id = session_id
         self.info = info
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[tuple[float, str, str | bytes, dict[str, Any] | None]] = []
         self._file = file
         self._in_sasl = False
         self.closed = False
-        self._emit({"t": time.time(), "dir": "event", "line": "connect", **info})
+        self._emit("event", "connect", info)
 
-    def _emit(self, entry: dict[str, Any]) -> None:
+    def _emit(self, direction: str, line: str | bytes, details: dict[str, Any] | None = None) -> None:
+        entry = (time.time(), direction, line, details)
         if len(self.entries) < MAX_ENTRIES_PER_SESSION:
             self.entries.append(entry)
         if self._file is not None:
             try:
-                self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                self._file.write(json.dumps(_as_dict(entry), ensure_ascii=False) + "\n")
             except (OSError, ValueError):
                 self._file = None
 
     def command(self, line: str) -> None:
         """A line from the client (without CRLF)."""
-        self._emit({"t": time.time(), "dir": "c", "line": self._redact(line)[:MAX_LINE_CHARS]})
+        self._emit("c", self._redact(line)[:MAX_LINE_CHARS])
 
-    def reply(self, text: str) -> None:
-        """A reply sent by the server (possibly multi-line, CRLF-separated)."""
-        code = text[:3]
-        if self._in_sasl and code != "334":
+    def reply(self, data: bytes) -> None:
+        """A reply as sent by the server (possibly multi-line, CRLF-separated)."""
+        if self._in_sasl and data[:3] != b"334":
             self._in_sasl = False
-        self._emit({"t": time.time(), "dir": "s", "line": text.rstrip("\r\n")[:MAX_LINE_CHARS]})
+        self._emit("s", data[: MAX_LINE_CHARS + 2])
 
     def event(self, what: str, **details: Any) -> None:
-        self._emit({"t": time.time(), "dir": "event", "line": what[:MAX_LINE_CHARS], **details})
+        self._emit("event", what[:MAX_LINE_CHARS], details or None)
 
     def _redact(self, line: str) -> str:
         if self._in_sasl:
@@ -91,7 +95,18 @@ class Transcript:
             self._file = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.session_id, **self.info, "closed": self.closed, "entries": list(self.entries)}
+        entries = [_as_dict(e) for e in list(self.entries)]
+        return {"id": self.session_id, **self.info, "closed": self.closed, "entries": entries}
+
+
+def _as_dict(entry: tuple[float, str, str | bytes, dict[str, Any] | None]) -> dict[str, Any]:
+    t, direction, line, details = entry
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", "replace").rstrip("\r\n")[:MAX_LINE_CHARS]
+    out: dict[str, Any] = {"t": t, "dir": direction, "line": line}
+    if details:
+        out.update(details)
+    return out
 
 
 class TranscriptLog:
