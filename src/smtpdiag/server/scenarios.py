@@ -69,7 +69,7 @@ SCENARIOS: Final[dict[str, Scenario]] = {
         ),
         _s(
             "auth-required",
-            "The server relays only for authenticated clients; MAIL without AUTH is refused.",
+            "MAIL without AUTH is refused (give the server users, e.g. [serve] users, to let clients in).",
             "530 5.7.0 at MAIL (until AUTH succeeds)",
             {
                 "stage": "mail",
