@@ -258,7 +258,8 @@ class SmtpSession(asyncio.Protocol):
             self._run_outputs(outputs)
         finally:
             self.batching = False
-            self._flush()
+            if self.wbuf:
+                self._flush()
         if self.stopping and not self.busy and not self.in_data and not self.closed:
             self._fatal(R.SHUTTING_DOWN, "shutdown")
 

@@ -212,6 +212,8 @@ def _date(second: int) -> str:
 
 
 def _one_line(value: str) -> str:
+    if len(value) <= 998 and "\r" not in value and "\n" not in value:
+        return value
     return value.replace("\r", " ").replace("\n", " ")[:998]
 
 
