@@ -112,6 +112,24 @@ class TextBlock:
 
 # Header fields that only a returned original message has: where they start, the bounce's words end.
 ORIGINAL_HEADER_RE: Final = re.compile(r"(?i)^(?:received|return-path|dkim-signature|x-received)\s{0,4}:")
+# Every alternative of ORIGINAL_MARKERS_RE holds one of these words (a test checks it): an ASCII
+# line without any of them cannot match, and looking for them is ~4x cheaper than the regex.
+MARKER_WORDS: Final = ("original", "message", "copy", "below")
+
+
+def is_original_marker(line: str) -> bool:
+    if line.isascii():
+        low = line.lower()
+        for word in MARKER_WORDS:
+            if word in low:
+                break
+        else:
+            return False
+    return ORIGINAL_MARKERS_RE.match(line) is not None
+
+
+def is_original_header(line: str) -> bool:
+    return ":" in line and ORIGINAL_HEADER_RE.match(line) is not None
 
 
 def bounce_text(ctx: Context) -> list[str]:
@@ -125,7 +143,7 @@ def bounce_text(ctx: Context) -> list[str]:
         lines = [_unquote(line) for line in lines]
     out: list[str] = []
     for i, line in enumerate(lines):
-        if i > 0 and (ORIGINAL_MARKERS_RE.match(line) or ORIGINAL_HEADER_RE.match(line)):
+        if i > 0 and (is_original_marker(line) or is_original_header(line)):
             break
         out.append(line)
     return out
@@ -136,9 +154,9 @@ def original_start(lines: list[str]) -> int | None:
     for i, line in enumerate(lines[:MAX_LINES]):
         if i == 0:
             continue
-        if ORIGINAL_HEADER_RE.match(line):
+        if is_original_header(line):
             return i
-        if ORIGINAL_MARKERS_RE.match(line):
+        if is_original_marker(line):
             return i + 1
     return None
 

@@ -1,0 +1,118 @@
+"""The cheap pre-tests in front of generic.py's returned-message regexes never change an answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smtpdiag.bounce.formats import generic
+from smtpdiag.bounce.mime import parse_bytes, walk_parts
+
+CORPUS = Path(__file__).parent / "data" / "bounces" / "emails"
+
+
+def _split_top(pattern: str) -> list[str]:
+    """Split a regex at its top-level '|' (outside groups, classes and escapes)."""
+    out, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+def _groups(alt: str) -> tuple[str, list[str]]:
+    """The text outside top-level groups, and the bodies of those groups."""
+    outside, bodies, depth, start, i = [], [], 0, 0, 0
+    while i < len(alt):
+        c = alt[i]
+        if c == "\\":
+            if depth == 0:
+                outside.append(" ")  # an escape is no letter of a word
+            i += 2
+            continue
+        if c == "(":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                body = alt[start:i]
+                bodies.append(body[2:] if body.startswith("?:") else body)
+        elif depth == 0:
+            outside.append(c)
+        i += 1
+    return "".join(outside), bodies
+
+
+def _every_branch_has_a_word(pattern: str) -> bool:
+    for alt in _split_top(pattern):
+        outside, bodies = _groups(alt)
+        if any(w in outside.lower() for w in generic.MARKER_WORDS):
+            continue
+        if any(_every_branch_has_a_word(b) for b in bodies):
+            continue
+        return False
+    return True
+
+
+def test_every_marker_alternative_contains_a_marker_word() -> None:
+    """If this fails, a new marker lacks all of MARKER_WORDS: add its word there."""
+    pattern = generic.ORIGINAL_MARKERS_RE.pattern
+    body = pattern[pattern.index("(?:") + 3 : pattern.rindex(")")]
+    assert _every_branch_has_a_word(body)
+
+
+def test_the_checker_catches_a_word_less_branch() -> None:
+    assert not _every_branch_has_a_word(r"-{2,40}(?:original message|forwarded mail)|copy")
+    assert _every_branch_has_a_word(r"-{2,40}(?:original message|a copy)|message follows")
+
+
+def _corpus_lines() -> list[str]:
+    lines: list[str] = []
+    for path in sorted(CORPUS.glob("*.eml")):
+        lines.extend(walk_parts(parse_bytes(path.read_bytes())).text.splitlines())
+    return lines
+
+
+def test_prefilters_agree_with_the_regexes_on_the_corpus() -> None:
+    lines = _corpus_lines()
+    markers = 0
+    for line in lines:
+        for variant in (line, line.upper(), line.swapcase()):
+            expected = generic.ORIGINAL_MARKERS_RE.match(variant) is not None
+            markers += expected
+            assert generic.is_original_marker(variant) == expected, variant
+            header = generic.ORIGINAL_HEADER_RE.match(variant) is not None
+            assert generic.is_original_header(variant) == header, variant
+    assert markers > 50
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["-", "--", " ", "*", "Original", "MESSAGE", "copy", "below", "this line", "ſ", "İ", "K", ":"]
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_prefilters_agree_with_the_regexes(line: str) -> None:
+    assert generic.is_original_marker(line) == (generic.ORIGINAL_MARKERS_RE.match(line) is not None)
+    assert generic.is_original_header(line) == (generic.ORIGINAL_HEADER_RE.match(line) is not None)
