@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpdiag.classify import Classification, classify
-from smtpdiag.classify.vendors import vendor_replies
 
 
 @pytest.mark.parametrize(
@@ -109,7 +108,6 @@ def test_multiline_reply_prefixes_do_not_hide_phrases() -> None:
     assert classify(text, reply_code=550, status="5.7.1").reason == "notcompliantrfc"
 
 
-@pytest.mark.skipif(not vendor_replies(), reason="vendor knowledge data file not installed")
 def test_vendor_reply_is_recognised() -> None:
     c = classify(
         "550-5.7.26 Unauthenticated email from example.jp is not accepted due to domain's DMARC policy",

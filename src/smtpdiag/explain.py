@@ -1,12 +1,13 @@
 """`explain(text)`: from any text carrying an SMTP failure to a diagnosis a person can act on.
 
 Pipeline: `parse.extract` finds the replies in the text and `parse.primary` picks the one to explain
--> `vendors.recognize` says whether a big provider sent it -> `classify` decides the bounce reason,
-permanence and retry advice -> the knowledge base gives the texts (vendor entry, enhanced code entry,
-basic code entry, reason) -> a frozen `Diagnosis` in the chosen language, with notes where the
-evidence disagrees (a 5xx that says "try again later", a 550 that says "mailbox full") and how it was
-weighed. A text with no reply at all is checked for a failure below SMTP (the peer did not speak
-SMTP, TLS mismatch, timeout, refused connection, DNS) and explained as such.
+-> `classify` decides the bounce reason, permanence and retry advice, and (through
+`vendors.recognize`, the one provider recogniser) whether a big provider sent it -> the knowledge
+base gives the texts (vendor entry, enhanced code entry, basic code entry, reason) -> a frozen
+`Diagnosis` in the chosen language, with notes where the evidence disagrees (a 5xx that says "try
+again later", a 550 that says "mailbox full") and how it was weighed. A text with no reply at all is
+checked for a failure below SMTP (the peer did not speak SMTP, TLS mismatch, timeout, refused
+connection, DNS) and explained as such.
 
 `Diagnosis.to_json()` has a stable schema, documented in docs/json-schema.md.
 """
@@ -32,7 +33,7 @@ from smtpdiag.parse import (
     extract,
     primary,
 )
-from smtpdiag.vendors import Evidence, VendorMatch, recognize
+from smtpdiag.vendors import Evidence, VendorMatch
 
 SCHEMA_ID: Final = "smtpdiag.diagnosis/1"
 LANGUAGES: Final[tuple[Lang, ...]] = ("en", "ru")
@@ -207,6 +208,7 @@ _T: Final[dict[str, dict[str, str]]] = {
         "evidence-provider-code": "its own error code in the text",
         "evidence-tag": "tag {}",
         "evidence-code": "code {}",
+        "evidence-given": "known provider {}",
         "evidence-host": "server {}",
         "evidence-host-in-text": "a *.{} host named in the text",
         "evidence-signature": "\u201c{}\u201d in the text",
@@ -350,6 +352,7 @@ _T: Final[dict[str, dict[str, str]]] = {
         "evidence-provider-code": "по собственному коду ошибки в тексте",
         "evidence-tag": "метка {}",
         "evidence-code": "код {}",
+        "evidence-given": "провайдер известен заранее: {}",
         "evidence-host": "сервер {}",
         "evidence-host-in-text": "в тексте упомянут сервер *.{}",
         "evidence-signature": "в тексте есть «{}»",
@@ -523,13 +526,13 @@ def _safe_lookup(code: int | None) -> CodeEntry | None:
         return None
 
 
-def _classify(item: Extracted, vendor: str | None) -> Classification:
+def _classify(item: Extracted) -> Classification:
     return classify(
         item.text,
         reply_code=item.reply_code,
         status=item.enhanced,
         command=item.command,
-        vendor=vendor,
+        host=item.remote_host,
     )
 
 
@@ -646,7 +649,7 @@ def _no_reply(text: str, lang: Lang) -> Diagnosis:
         remote_host=None,
         recipient=None,
         vendor=cls.vendor,
-        vendor_name=None,
+        vendor_name=cls.vendor_match.vendor_name if cls.vendor_match else None,
         reason=reason,
         reason_title=title,
         reason_meaning=meaning,
@@ -679,11 +682,11 @@ def _permanence_word(lang: Lang, permanent: bool | None, code: int | None) -> st
 
 
 def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
-    match: VendorMatch | None = recognize(
-        item.text, reply_code=item.reply_code, enhanced=item.enhanced, host=item.remote_host
-    )
+    cls = _classify(item)
+    # the classifier's provider reading (smtpdiag.vendors.recognize): the entry shown is the one
+    # the reason came from
+    match: VendorMatch | None = cls.vendor_match
     vendor_id = match.vendor if match else None
-    cls = _classify(item, vendor_id)
     basic = _safe_lookup(item.reply_code)
     chain = enhanced_chain(item.enhanced) if item.enhanced else ()
     entries: list[EntryText] = []

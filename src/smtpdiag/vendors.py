@@ -1,20 +1,31 @@
 """Recognise a big provider's reply (Gmail, Microsoft, Yahoo/AOL, iCloud, Yandex, Mail.ru).
 
-Two kinds of evidence, combined by `recognize`:
-- context: who answered. The remote host name ("gmail-smtp-in.l.google.com",
-  "*.protection.outlook.com", "mta5.am0.yahoodns.net", "mx01.mail.icloud.com", "mx.yandex.ru",
-  "mxs.mail.ru") or a signature in the text (Gmail ends its replies with "- gsmtp", Microsoft
-  names "*.prod.outlook.com" hosts, Yandex links "ya.cc", ...).
+The one recogniser of the project: `explain` and the classifier (hence bounce analysis) both call
+`recognize`, so the provider entry a diagnosis shows is the one the bounce reason came from.
+
+Evidence, combined by `recognize`:
+- context: who answered. A provider the caller already knows (`vendor=`, e.g. a bounce format that
+  only Gmail writes), the remote host name ("gmail-smtp-in.l.google.com", "*.protection.outlook.com",
+  "mta5.am0.yahoodns.net", "mx01.mail.icloud.com", "mx.yandex.ru", "mxs.mail.ru") or a signature in
+  the text (Gmail ends its replies with "- gsmtp", Microsoft names "*.prod.outlook.com" hosts and
+  "RESOLVER.ADR" errors, Yandex links "ya.cc", ...). A mail address in the text is not context: it
+  names the recipient's or the sender's provider, not the server that replied.
 - a key phrase of one of the vendor entries of the knowledge base, found as a case-insensitive
-  substring (a phrase with "..." or "[IP]" in it matches its parts in order). Phrases are indexed by
-  their longest word, so a text is checked only against phrases whose word it contains: no regular
-  expression over all phrases, no backtracking, cost linear in the text.
+  substring with whitespace runs collapsed (a phrase with "..." or "[IP]" in it matches its parts in
+  order). Phrases are indexed by their longest word, so a text is checked only against phrases whose
+  word it contains: no regular expression over all phrases, no backtracking, cost linear in the text.
+  A provider's bracketed tag ("[TSS04]") also matches alone, whatever text sits between the tag and
+  the rest of the documented phrase.
+- the reply code and enhanced status code, compared with the entry's.
 
 An entry is accepted when its phrase is found and either the context names the same vendor or the
-phrase is distinctive on its own (long, or a bracketed vendor tag such as "[TSS04]"); a generic
-phrase like "Connection refused" never makes a reply a vendor's by itself. Among accepted entries the
-one whose reply code and enhanced code agree with the reply wins. With context but no phrase, an entry
-whose enhanced code is the vendor's own (e.g. Microsoft 5.7.708) is still found by code.
+phrase is distinctive on its own: a provider tag, or a long phrase that is not a generic wording (not
+the name of a standard code such as "Bad destination mailbox address", not shared by two providers,
+not the wording of common MTA software such as Postfix's "Recipient address rejected:"). An entry whose
+codes contradict the reply's is accepted only when it is both distinctive and in context. Among the
+accepted entries the one in context whose codes agree with the reply wins. With context but no phrase,
+an entry whose enhanced code belongs to the vendor alone and is not a registered standard code (e.g.
+Microsoft 5.7.708) is found by code.
 """
 
 from __future__ import annotations
@@ -22,29 +33,53 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Final, Literal
 
 from smtpdiag.knowledge.loader import load_entries
-from smtpdiag.knowledge.lookup import vendor_code_matcher
+from smtpdiag.knowledge.lookup import enhanced_chain, vendor_code_matcher
 from smtpdiag.knowledge.model import CodeEntry
 
 # Only the start of a text is searched (a reply is short; a pasted bounce rarely needs more).
-MAX_VENDOR_TEXT = 16 * 1024
-# A key phrase this long (or a bracketed tag) identifies its vendor without other context.
-DISTINCTIVE_PHRASE_LENGTH = 24
+MAX_VENDOR_TEXT: Final = 16 * 1024
+# A key phrase (or, for a phrase with gaps, its longest part) this long identifies its vendor
+# without other context, unless it is a generic wording.
+DISTINCTIVE_PHRASE_LENGTH: Final = 24
 
 # Host-name suffixes of the providers' MX and outbound hosts (lower case, matched on a dot boundary).
-HOST_SUFFIXES: dict[str, tuple[str, ...]] = {
+HOST_SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
     "gmail": ("google.com", "googlemail.com", "gmail.com", "1e100.net"),
-    "microsoft": ("outlook.com", "hotmail.com", "live.com", "msn.com", "office365.com", "microsoft.com"),
+    "microsoft": (
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "office365.com",
+        "microsoft.com",
+        "onmicrosoft.com",
+    ),
     "yahoo": ("yahoodns.net", "yahoo.com", "yahoo.net", "aol.com", "yahoo.co.jp", "aim.com"),
     "apple": ("icloud.com", "me.com", "mac.com", "apple.com"),
     "yandex": ("yandex.ru", "yandex.net", "yandex.com", "ya.ru", "yandex.com.tr", "yandex.by", "yandex.kz"),
     "mailru": ("mail.ru", "list.ru", "bk.ru", "inbox.ru", "internet.ru", "corp.mail.ru"),
 }
 
+# Brand names that, as a label of a domain, name the provider under any country domain
+# ("hotmail.fr", "yahoo.co.uk", "yandex.ua", "mx.aol.de"): checked when no suffix above matches.
+BRAND_LABELS: Final[dict[str, str]] = {
+    "gmail": "gmail",
+    "googlemail": "gmail",
+    "hotmail": "microsoft",
+    "outlook": "microsoft",
+    "onmicrosoft": "microsoft",
+    "yahoo": "yahoo",
+    "ymail": "yahoo",
+    "aol": "yahoo",
+    "icloud": "apple",
+    "yandex": "yandex",
+}
+
 # Signatures in the reply text itself (lower case substrings).
-TEXT_SIGNATURES: dict[str, tuple[str, ...]] = {
+TEXT_SIGNATURES: Final[dict[str, tuple[str, ...]]] = {
     "gmail": ("gsmtp", "support.google.com", "google.com/mail", "gmail"),
     "microsoft": (
         "protection.outlook.com",
@@ -54,25 +89,40 @@ TEXT_SIGNATURES: dict[str, tuple[str, ...]] = {
         "office365",
         "exchange online",
         "microsoft",
+        "resolver.adr.",  # Exchange's own error names: "RESOLVER.ADR.RecipNotFound"
     ),
-    "yahoo": ("yahoo", "aol.com", "yahoodns.net"),
+    "yahoo": ("yahoo", "aol.com", "yahoodns.net", "verizonmedia"),
     "apple": ("icloud", "apple.com"),
     "yandex": ("yandex", "ya.cc"),
     "mailru": ("mail.ru", "mailru", "corp.mail.ru"),
 }
+
+# Wordings of common MTA software (Postfix's restriction replies, its STARTTLS refusal, the system's
+# error messages): a vendor phrase that starts with one of these is what any MTA may say, so it
+# needs context.
+GENERIC_MTA_WORDINGS: Final[tuple[str, ...]] = (
+    "recipient address rejected:",
+    "sender address rejected:",
+    "client host rejected:",
+    "helo command rejected:",
+    "must issue a starttls command first",
+    "resources temporarily unavailable",  # the system's EAGAIN message, quoted by any MTA
+)
 
 _WORD_RE = re.compile(r"[a-z0-9]{3,40}")
 _TAG_RE = re.compile(r"[a-z]{2}-[0-9]{3}")  # Outlook.com's "SC-001", "RP-001", ...
 _BRACKET_TAG_RE = re.compile(r"\[[a-z]{2,5}[0-9]{1,3}\]")  # Yahoo's "[TSS04]", iCloud's "[CS01]"
 _ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:@]{1,64}@[a-z0-9.\-]{1,255}")
 _GAP_RE = re.compile(r"\s*(?:\.\.\.|…|\[ip\])\s*")
+_HOST_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9.\-]{0,253}\.[a-z]{2,24}")
 
-EvidenceKind = Literal["phrase", "tag", "code", "host", "host-in-text", "signature"]
+EvidenceKind = Literal["phrase", "tag", "code", "given", "host", "host-in-text", "signature"]
 
-_EVIDENCE_EN: dict[str, str] = {
+_EVIDENCE_EN: Final[dict[str, str]] = {
     "phrase": 'key phrase "{}"',
     "tag": "tag {}",
     "code": "code {}",
+    "given": "known provider {}",
     "host": 'host "{}"',
     "host-in-text": 'host "*.{}" in the text',
     "signature": '"{}" in the text',
@@ -104,6 +154,11 @@ class VendorMatch:
         """The evidence in English words, e.g. ('key phrase "..."', 'host "mx.yandex.ru"')."""
         return tuple(str(e) for e in self.evidence)
 
+    @property
+    def reason(self) -> str | None:
+        """The bounce reason of the recognised entry (None when only the vendor is known)."""
+        return (self.entry.reason or None) if self.entry is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class _Phrase:
@@ -114,23 +169,45 @@ class _Phrase:
     tag: str = ""  # set when the match is on the provider's tag alone ("TSS04")
 
 
+def _collapse(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@cache
+def _generic_phrases() -> frozenset[str]:
+    """Vendor phrases that are also the words of standard codes, or that two providers share."""
+    standard = [
+        _collapse(t)
+        for kind in ("basic", "enhanced")
+        for e in load_entries(kind)
+        for t in (e.sample_text, e.texts["en"].title if "en" in e.texts else "")
+        if t
+    ]
+    owners: dict[str, set[str]] = {}
+    for e in load_entries("vendor"):
+        owners.setdefault(_collapse(e.key_phrase), set()).add(e.vendor)
+    return frozenset(
+        phrase
+        for phrase, vendors in owners.items()
+        if len(vendors) > 1 or phrase.startswith(GENERIC_MTA_WORDINGS) or any(phrase in t for t in standard)
+    )
+
+
 @cache
 def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
     index: dict[str, list[_Phrase]] = {}
+    generic = _generic_phrases()
     for entry in load_entries("vendor"):
-        phrase = entry.key_phrase.strip().lower()
-        if not phrase:
-            continue
+        phrase = _collapse(entry.key_phrase)
         parts = tuple(p for p in _GAP_RE.split(phrase) if p)
-        if not parts:
-            continue
         words = [w for p in parts for w in _WORD_RE.findall(p)]
         if not words:
             continue
         key = max(words, key=len)
         tagged = phrase.startswith("[") or bool(_TAG_RE.fullmatch(phrase))
-        length = sum(len(p) for p in parts)
-        item = _Phrase(entry, parts, tagged or length >= DISTINCTIVE_PHRASE_LENGTH, length)
+        longest = max(len(p) for p in parts)
+        distinctive = tagged or (longest >= DISTINCTIVE_PHRASE_LENGTH and phrase not in generic)
+        item = _Phrase(entry, parts, distinctive, sum(len(p) for p in parts))
         index.setdefault(key, []).append(item)
         tag = _BRACKET_TAG_RE.match(phrase)
         if tag and tag.group(0) != phrase:
@@ -152,10 +229,13 @@ def _vendor_names() -> dict[str, str]:
 
 
 def vendor_name(vendor: str) -> str:
+    """The display name of a vendor id ("gmail" -> "Google Gmail"); the id itself if unknown."""
     return _vendor_names().get(vendor, vendor)
 
 
-_SUFFIX_VENDOR: dict[str, str] = {suffix: vendor for vendor, sfx in HOST_SUFFIXES.items() for suffix in sfx}
+_SUFFIX_VENDOR: Final[dict[str, str]] = {
+    suffix: vendor for vendor, sfx in HOST_SUFFIXES.items() for suffix in sfx
+}
 
 
 def vendor_from_host(host: str | None) -> str | None:
@@ -171,31 +251,94 @@ def vendor_from_host(host: str | None) -> str | None:
             return vendor
         pos = name.find(".", pos) + 1
         if pos <= 0:
-            return None
+            break
+    labels = name.split(".")[:-1]  # the last label is the top-level domain
+    return next((BRAND_LABELS[label] for label in labels if label in BRAND_LABELS), None)
+
+
+def vendor_hint(names: str) -> str | None:
+    """The provider named by host or domain names ("dns; mx.yandex.ru", "gmail.com"), or None.
+
+    For callers that know who answered (a bounce's Remote-MTA, the recipient's domain) and pass it
+    to `recognize` as `vendor=`. Only the first 1024 characters are read.
+    """
+    for token in _HOST_TOKEN_RE.findall(names[:1024].lower()):
+        vendor = vendor_from_host(token)
+        if vendor is not None:
+            return vendor
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Needle:
+    order: int  # signatures first, then host suffixes: the first found is a vendor's evidence
+    text: str
+    vendor: str
+    evidence: Evidence
 
 
 @cache
-def _needles() -> tuple[tuple[str, str, Evidence], ...]:
-    """(needle, vendor, evidence) for every text signature and host suffix, checked as substrings."""
-    out: list[tuple[str, str, Evidence]] = []
+def _needles() -> tuple[dict[str, tuple[_Needle, ...]], tuple[_Needle, ...]]:
+    """Every text signature and host suffix, to be checked as substrings of a text.
+
+    A needle with a whole word inside it ("google" in ".google.com") can only occur in a text that
+    has that word, so such needles are indexed by it and checked only then (a set intersection
+    with the text's words); the others are always checked. A host suffix that contains one of its
+    vendor's signatures (".gmail.com" and "gmail") is left out: the signature is found first.
+    """
+    needles: list[_Needle] = []
     for vendor, signatures in TEXT_SIGNATURES.items():
-        out.extend((sig, vendor, Evidence("signature", sig)) for sig in signatures)
+        needles.extend(
+            _Needle(len(needles) + i, sig, vendor, Evidence("signature", sig))
+            for i, sig in enumerate(signatures)
+        )
     for vendor, suffixes in HOST_SUFFIXES.items():
-        # "." + suffix: a host name in the text such as "mx.yandex.ru" or "gmail-smtp-in.l.google.com"
-        out.extend(("." + suffix, vendor, Evidence("host-in-text", suffix)) for suffix in suffixes)
-    return tuple(out)
+        for suffix in suffixes:
+            # "." + suffix: a host name in the text such as "mx.yandex.ru" or "gmail-smtp-in.l.google.com"
+            if not any(sig in suffix for sig in TEXT_SIGNATURES.get(vendor, ())):
+                needles.append(_Needle(len(needles), "." + suffix, vendor, Evidence("host-in-text", suffix)))
+    keyed: dict[str, list[_Needle]] = {}
+    always: list[_Needle] = []
+    for n in needles:
+        inner = [
+            m.group()
+            for m in re.finditer(r"[a-z0-9]+", n.text)
+            if m.start() > 0 and m.end() < len(n.text) and _WORD_RE.fullmatch(m.group())
+        ]
+        if inner:
+            keyed.setdefault(max(inner, key=len), []).append(n)
+        else:
+            always.append(n)
+    return {k: tuple(v) for k, v in keyed.items()}, tuple(always)
 
 
-def _context(low: str, host: str | None) -> tuple[dict[str, Evidence], str | None]:
-    """Vendors the context points at, with the evidence for each; and the vendor of `host`."""
+def _context(
+    low: str, words: set[str], host: str | None, given: str | None
+) -> tuple[dict[str, Evidence], str | None]:
+    """Vendors the context points at, with the evidence for each; and the vendor of `host`/`given`.
+
+    `words` are the text's words (`_WORD_RE`)."""
     found: dict[str, Evidence] = {}
+    known = None
+    if given and given in _vendor_names():
+        known = given
+        found[given] = Evidence("given", vendor_name(given))
     host_vendor = vendor_from_host(host)
     if host_vendor and host:
-        found[host_vendor] = Evidence("host", host.strip()[:255])
-    for needle, vendor, evidence in _needles():
-        if vendor not in found and needle in low:
-            found[vendor] = evidence
-    return found, host_vendor
+        known = known or host_vendor
+        found.setdefault(host_vendor, Evidence("host", host.strip()[:255]))
+    keyed, always = _needles()
+    candidates = [n for n in always if n.text in low]
+    for word in words.intersection(keyed):
+        candidates.extend(n for n in keyed[word] if n.text in low)
+    if candidates and "@" in low:
+        # a mail address names the recipient's or sender's provider, not the server that replied
+        bare = _ADDRESS_RE.sub(" ", low)
+        candidates = [n for n in candidates if n.text in bare]
+    candidates.sort(key=lambda n: n.order)
+    for n in candidates:
+        found.setdefault(n.vendor, n.evidence)
+    return found, known
 
 
 def _phrase_found(parts: tuple[str, ...], low: str) -> bool:
@@ -208,72 +351,104 @@ def _phrase_found(parts: tuple[str, ...], low: str) -> bool:
     return True
 
 
+def _specific_status(enhanced: str | None) -> str | None:
+    """The enhanced code if it says something (X.0.0 says only success/temporary/permanent)."""
+    if not enhanced or enhanced[1:] == ".0.0":
+        return None
+    return enhanced
+
+
+def _agreement(entry: CodeEntry, reply_code: int | str | None, enhanced: str | None) -> float | None:
+    """How well the entry's codes fit the reply's: a score, or None when they contradict it."""
+    m = vendor_code_matcher(entry)
+    score = 0.0
+    if reply_code is not None and m.reply_codes:
+        if m.matches_reply(reply_code):
+            score += 2.0
+        elif not any(str(reply_code)[:1] == c[0] for c in m.reply_codes):
+            return None  # a temporary entry for a permanent reply, or the other way round
+        else:
+            score -= 2.0
+    if enhanced and m.has_enhanced:
+        if not m.matches_enhanced(enhanced):
+            return None
+        score += 3.0
+    return score
+
+
 def recognize(
     text: str,
     *,
     reply_code: int | str | None = None,
     enhanced: str | None = None,
     host: str | None = None,
+    vendor: str | None = None,
 ) -> VendorMatch | None:
-    """The best vendor reading of a reply, or None when nothing points at one of the providers."""
-    low = text[:MAX_VENDOR_TEXT].lower()
-    # a mail address names the recipient's or sender's provider, not the server that replied
-    context, host_vendor = _context(_ADDRESS_RE.sub(" ", low) if "@" in low else low, host)
+    """The best vendor reading of a reply, or None when nothing points at one of the providers.
+
+    `host` is the remote host that sent the reply, `vendor` a provider id the caller already knows
+    answered ("gmail"); either one lets the provider's short, generic phrases count.
+    """
+    low = _collapse(text[:MAX_VENDOR_TEXT])
     words = set(_WORD_RE.findall(low))
+    context, known = _context(low, words, host, vendor)
+    status = _specific_status(enhanced)
     index = _phrase_index()
     best: tuple[float, _Phrase] | None = None
-    for word in words:
+    for word in words.intersection(index):
         for ph in index.get(word, ()):
-            if not _phrase_found(ph.parts, low):
-                continue
             in_context = ph.entry.vendor in context
-            if not (in_context or ph.distinctive):
+            if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
                 continue
-            score = _score(ph.entry, reply_code, enhanced) + ph.length / 100.0
+            agreement = _agreement(ph.entry, reply_code, status)
+            if agreement is None:
+                if not (in_context and ph.distinctive):
+                    continue
+                agreement = -5.0
+            score = agreement + ph.length / 100.0
             if in_context:
                 score += 10.0
-            if ph.entry.vendor == host_vendor:
+            if ph.entry.vendor == known:
                 score += 5.0
             if best is None or score > best[0]:
                 best = (score, ph)
     if best is not None:
-        entry = best[1].entry
-        by = [Evidence("tag", best[1].tag) if best[1].tag else Evidence("phrase", entry.key_phrase)]
-        if entry.vendor in context:
-            by.append(context[entry.vendor])
-        return VendorMatch(entry, entry.vendor, vendor_name(entry.vendor), tuple(by))
+        ph = best[1]
+        by = [Evidence("tag", ph.tag) if ph.tag else Evidence("phrase", ph.entry.key_phrase)]
+        if ph.entry.vendor in context:
+            by.append(context[ph.entry.vendor])
+        return VendorMatch(ph.entry, ph.entry.vendor, vendor_name(ph.entry.vendor), tuple(by))
     if not context:
         return None
     # the vendor is known from context; find its entry by code alone (only vendor-specific codes)
-    vendor = host_vendor or next(iter(context))
-    by_code = _entry_by_code(vendor, enhanced)
-    evidence = [context[vendor]]
-    if by_code is not None and enhanced:
-        evidence.insert(0, Evidence("code", enhanced))
-    return VendorMatch(by_code, vendor, vendor_name(vendor), tuple(evidence))
-
-
-def _score(entry: CodeEntry, reply_code: int | str | None, enhanced: str | None) -> float:
-    m = vendor_code_matcher(entry)
-    score = 0.0
-    if reply_code is not None and m.reply_codes:
-        score += 2.0 if m.matches_reply(reply_code) else -2.0
-    if enhanced and m.has_enhanced:
-        score += 3.0 if m.matches_enhanced(enhanced) else -1.5
-    return score
+    who = known or next(iter(context))
+    by_code = _entry_by_code(who, status, str(reply_code) if reply_code is not None else None)
+    evidence = [context[who]]
+    if by_code is not None and status:
+        evidence.insert(0, Evidence("code", status))
+    return VendorMatch(by_code, who, vendor_name(who), tuple(evidence))
 
 
 @cache
-def _entry_by_code(vendor: str, enhanced: str | None) -> CodeEntry | None:
-    """A vendor entry identified by its enhanced code alone, when no other entry of the vendor
-    shares that code (e.g. Microsoft 5.7.708, but not Gmail 5.7.1, which has many meanings)."""
-    if not enhanced:
+def _entry_by_code(vendor: str, enhanced: str | None, reply_code: str | None) -> CodeEntry | None:
+    """A vendor entry identified by its enhanced code alone: a code that is not a registered
+    standard code (whose meaning is the standard one, whatever the text), and that no other entry
+    of the vendor shares (e.g. Microsoft 5.7.708, but not Gmail 5.7.1, which has many meanings)."""
+    if not enhanced or _is_registered(enhanced):
         return None
     hits = [
         e
         for e in load_entries("vendor")
-        if e.vendor == vendor and vendor_code_matcher(e).matches_enhanced(enhanced)
+        if e.vendor == vendor
+        and vendor_code_matcher(e).matches_enhanced(enhanced)
+        and _agreement(e, reply_code, enhanced) is not None
     ]
     if len(hits) == 1:
         return hits[0]
     return None
+
+
+def _is_registered(enhanced: str) -> bool:
+    """Whether the knowledge base has the code's own entry (not only its subject or class)."""
+    chain = enhanced_chain(enhanced)
+    return bool(chain) and chain[0].kind == "enhanced"

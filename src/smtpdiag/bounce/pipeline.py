@@ -21,7 +21,7 @@ from smtpdiag.bounce.result import BounceResult
 from smtpdiag.classify import classify
 from smtpdiag.classify.core import HARD_REASONS
 from smtpdiag.classify.providers import host_phrase, host_rule
-from smtpdiag.classify.vendors import vendor_hint
+from smtpdiag.vendors import vendor_hint
 
 log = logging.getLogger(__name__)
 

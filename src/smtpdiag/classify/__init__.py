@@ -4,7 +4,8 @@ Public contract (used by `explain`, the bounce pipeline, and the client):
 
     classify(text, *, reply_code=None, status=None, command=None, vendor=None) -> Classification
 
-Optional keywords: `diagnostic_type` (a DSN's "smtp" / "x-unix" ...) and `in_bounce` (the text
+Optional keywords: `host` (the remote host that replied, which names its provider),
+`diagnostic_type` (a DSN's "smtp" / "x-unix" ...) and `in_bounce` (the text
 comes from a bounce, where a refusal of unknown stage counts as after DATA).
 
 `Classification.conflict` says in one English sentence how code and text were weighed when they
@@ -16,7 +17,8 @@ disagree; `conflict_key` names that sentence for translations:
 
 Data: per-reason phrase tables (`phrases.py`), enhanced-status and reply-code meanings
 (`codes.py`), providers' own error codes (`providers.py`), and the vendor replies of the
-knowledge base (`vendors.py`, read from knowledge/data/vendor_codes.toml).
+knowledge base, recognised by `smtpdiag.vendors.recognize` (the one provider recogniser, shared
+with `explain`); its result is `Classification.vendor_match`.
 """
 
 from smtpdiag.classify.core import CONFLICT_TEXTS, Classification, classify

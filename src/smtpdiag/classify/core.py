@@ -30,7 +30,7 @@ from smtpdiag.classify.codes import (
     status_reason,
 )
 from smtpdiag.classify.providers import match_provider_code
-from smtpdiag.classify.vendors import match_vendor
+from smtpdiag.vendors import VendorMatch, recognize
 
 # Hard bounce: the address itself is bad, suppress it (as Sisimai: notaccept only when permanent).
 HARD_REASONS: Final[frozenset[str]] = frozenset({"userunknown", "hostunknown", "hasmoved"})
@@ -124,6 +124,7 @@ class Classification:
     vendor: str | None = None  # vendor id when the reply was recognised as a provider's
     conflict_key: str | None = None  # stable key of `conflict` (for translations)
     status: str = ""  # the normalised enhanced status code used ("" if none)
+    vendor_match: VendorMatch | None = None  # the provider reading of the reply (smtpdiag.vendors)
 
 
 # "550-5.7.1 " continuation prefixes of multi-line replies, which split phrases across lines.
@@ -259,6 +260,7 @@ def classify(
     status: str | None = None,
     command: str | None = None,
     vendor: str | None = None,
+    host: str | None = None,
     diagnostic_type: str | None = None,
     in_bounce: bool = False,
 ) -> Classification:
@@ -277,15 +279,17 @@ def classify(
     conflict_key: str | None = None
     conflict_args: dict[str, str] = {}
 
+    vend = recognize(low, reply_code=reply_code, enhanced=st, host=host, vendor=vendor) if low else None
     if cls == "2":
-        return Classification("delivered", None, False, "n/a", (f"status {st or reply_code}",), status=st)
+        return Classification(
+            "delivered", None, False, "n/a", (f"status {st or reply_code}",), status=st, vendor_match=vend
+        )
 
     reason = ""
-    vend = match_vendor(low, reply_code=reply_code, status=st, vendor=vendor) if low else None
-    vendor_id: str | None = vendor
-    if vend is not None:
-        reason, vendor_id = vend.reason, vend.vendor
-        evidence.append(f"{vend.vendor} reply {vend.key_phrase!r}")
+    vendor_id = vend.vendor if vend is not None else vendor
+    if vend is not None and vend.entry is not None and vend.reason:
+        reason = vend.reason
+        evidence.append(f"{vend.vendor} reply ({'; '.join(vend.by)})")
 
     if not reason and low:
         pc = match_provider_code(low)
@@ -366,4 +370,5 @@ def classify(
         vendor=vendor_id,
         conflict_key=conflict_key,
         status=st,
+        vendor_match=vend,
     )
