@@ -22,6 +22,9 @@ class Target:
     store: MemoryStore = field(default_factory=MemoryStore)
     transcripts: TranscriptLog = field(default_factory=TranscriptLog)
 
+    def status(self) -> dict[str, Any]:
+        return {"rules": len(self.faults)}
+
 
 async def request(
     port: int, method: str, path: str, body: Any = None, raw: bytes | None = None

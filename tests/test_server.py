@@ -446,6 +446,10 @@ def test_http_api_on_the_running_server() -> None:
         with urllib.request.urlopen(f"{base}/sessions", timeout=5) as resp:
             sessions = json.load(resp)["sessions"]
         assert any(e["line"].startswith("550 5.1.1") for s in sessions for e in s["entries"])
+        with urllib.request.urlopen(f"{base}/status", timeout=5) as resp:
+            status = json.load(resp)
+        assert status["messages_stored"] == 1 and status["connections_total"] == 1 and status["rules"] == 1
+        assert status["settings"]["max_message_size"] == 10_240_000
 
 
 def test_plaintext_pipelined_after_starttls_is_discarded() -> None:

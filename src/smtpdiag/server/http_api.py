@@ -12,6 +12,7 @@
     GET    /messages/{id}/raw  the raw message as message/rfc822
     DELETE /messages           delete all stored messages
     GET    /sessions           recent session transcripts (?limit=N, default 50)
+    GET    /status             settings (passwords masked) and counters
     GET    /health             {"status": "ok"}
 
 Plain asyncio streams: one request per connection (Connection: close), bounded request line,
@@ -67,6 +68,10 @@ class Controlled(Protocol):
 
     @property
     def transcripts(self) -> TranscriptLog: ...
+
+    def status(self) -> dict[str, Any]:
+        """Settings (passwords masked) and counters, for GET /status."""
+        ...
 
 
 class HttpError(Exception):
@@ -189,6 +194,8 @@ class HttpApi:
         t = self.target
         if path == ["health"] and method == "GET":
             return 200, {"status": "ok"}
+        if path == ["status"] and method == "GET":
+            return 200, t.status()
         if path[:1] == ["rules"]:
             if len(path) == 1:
                 if method == "GET":

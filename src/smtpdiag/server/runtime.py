@@ -513,6 +513,7 @@ class SmtpSession(asyncio.Protocol):
 
     def _stored(self, stored: StoredMessage) -> Sequence[Output]:
         assert self.conn is not None
+        self.server.messages_stored += 1
         self._log_event("stored", id=stored.id, size=stored.size)
         if self.server.log is not None:
             self.server.say(
@@ -718,6 +719,8 @@ class SmtpServer:
         self._stopped: asyncio.Event | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self.sweep_interval = 1.0
+        self.connections_total = 0  # sessions admitted since start
+        self.messages_stored = 0
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -751,6 +754,7 @@ class SmtpServer:
             return False
         self.sessions.add(session)
         self.per_ip[session.peer_ip] = self.per_ip.get(session.peer_ip, 0) + 1
+        self.connections_total += 1
         return True
 
     def release(self, session: SmtpSession) -> None:
@@ -762,6 +766,18 @@ class SmtpServer:
             self.per_ip.pop(session.peer_ip, None)
 
     # --- control --------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Settings (passwords masked) and counters."""
+        return {
+            "settings": self.settings.as_dict(),
+            "listening": f"{self.host}:{self.port}",
+            "sessions_open": len(self.sessions),
+            "connections_total": self.connections_total,
+            "messages_stored": self.messages_stored,
+            "messages_in_store": self.store.count(),
+            "rules": len(self.faults),
+        }
 
     def scenario(self, name: str) -> list[int]:
         """Replace the fault rules with a named scenario's."""
