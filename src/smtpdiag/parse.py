@@ -219,8 +219,8 @@ _DSN_FIELD_RE = re.compile(
     r"\s{0,4}:\s{0,8}",
     re.IGNORECASE,
 )
-_DIAG_TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]{0,20}\s{0,4};\s{0,8}")
-_DSN_ADDR_TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]{0,20}\s{0,4};\s{0,8}")
+# the type before a DSN field's value: "rfc822; a@b", "dns; mx.example.org", "smtp; 550 ..."
+_DSN_TYPE_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]{0,20}\s{0,4};\s{0,8}")
 
 _SAID_RE = re.compile(
     r"host\s{1,4}([A-Za-z0-9][A-Za-z0-9.\-_]{0,253})\[([0-9A-Fa-f.:]{1,64}|[^\]\s]{1,64})\](?::[0-9]{1,5})?"
@@ -336,6 +336,12 @@ def normalize_command(raw: str | None) -> str | None:
             return _COMMANDS[key]
     first = low.split(" ", 1)[0].rstrip(":")
     return _COMMANDS.get(first)
+
+
+def _untyped(value: str) -> str:
+    """A DSN field's value without its type ("rfc822; a@b" -> "a@b")."""
+    m = _DSN_TYPE_RE.match(value)
+    return value[m.end() :] if m else value
 
 
 def _esc(m: re.Match[str], first: int = 1) -> str:
@@ -881,8 +887,7 @@ def extract(text: str | bytes) -> list[Extracted]:
                     if built:
                         collector.add(built)
                     record = _DsnRecord()
-                tm = _DSN_ADDR_TYPE_RE.match(value)
-                record.recipient = value[tm.end() :].strip(" <>") if tm else value.strip(" <>")
+                record.recipient = _untyped(value).strip(" <>")
             elif name == "original-recipient":
                 pass
             elif name == "action":
@@ -891,12 +896,9 @@ def extract(text: str | bytes) -> list[Extracted]:
                 sm = _ESC_RE.search(value[:32])
                 record.status = _esc(sm) if sm else record.status
             elif name == "remote-mta":
-                tm = _DIAG_TYPE_RE.match(value)
-                host = value[tm.end() :] if tm else value
-                record.host = host.strip().strip("[]").split(" ", 1)[0].rstrip(".") or None
+                record.host = _untyped(value).strip().strip("[]").split(" ", 1)[0].rstrip(".") or None
             elif name == "diagnostic-code":
-                tm = _DIAG_TYPE_RE.match(value)
-                record.diag = value[tm.end() :] if tm else value
+                record.diag = _untyped(value)
             continue
         # transcripts: ">>> RCPT To:<a@b>" / "<<< 550 ..." (Sendmail, PHPMailer debug output)
         if line.lstrip()[:1] in (">", "<", "C", "S", "-"):

@@ -18,16 +18,18 @@ from typing import Any, TypeVar
 
 import click
 
+from smtpdiag.client.exitcodes import (
+    EX_CANTCREAT,
+    EX_DATAERR,
+    EX_NOHOST,
+    EX_OK,
+    EX_PROTOCOL,
+    EX_SOFTWARE,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+)
 from smtpdiag.client.session import Timeouts, TranscriptEntry
-
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOHOST = 68
-EX_UNAVAILABLE = 69
-EX_SOFTWARE = 70
-EX_TEMPFAIL = 75
-EX_PROTOCOL = 76
 
 PASSWORD_ENV = "SMTPDIAG_PASSWORD"
 QUEUE_ENV = "SMTPDIAG_QUEUE_DB"
@@ -353,12 +355,11 @@ def _open_queue(kwargs: dict[str, Any]) -> Any:
             max_interval=max(kwargs["max_interval"], kwargs["first_retry"]),
             give_up=kwargs["give_up"],
         )
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # OSError, ValueError, sqlite3.DatabaseError (not a database file), ...
         click.echo(f"error: cannot open the queue {path}: {exc}", err=True)
-        sys.exit(EX_SOFTWARE if isinstance(exc, ValueError) else 73)  # 73: EX_CANTCREAT
-    except Exception as exc:  # sqlite3.DatabaseError: not a database file, ...
-        click.echo(f"error: cannot open the queue {path}: {exc}", err=True)
-        sys.exit(EX_DATAERR)
+        if isinstance(exc, ValueError):
+            sys.exit(EX_SOFTWARE)
+        sys.exit(EX_CANTCREAT if isinstance(exc, OSError) else EX_DATAERR)
 
 
 @click.command(cls=SysexitsCommand)

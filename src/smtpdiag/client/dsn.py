@@ -29,6 +29,7 @@ from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Literal
 
+from smtpdiag.client.explanation import STEP_COMMANDS
 from smtpdiag.client.send import RecipientResult
 from smtpdiag.client.session import local_hostname
 
@@ -187,17 +188,7 @@ def build_dsn(
     return report
 
 
-_COMMANDS = {
-    "BANNER": "the greeting",
-    "EHLO": "EHLO",
-    "HELO": "HELO",
-    "STARTTLS": "STARTTLS",
-    "AUTH": "AUTH",
-    "MAIL": "MAIL FROM",
-    "RCPT": "RCPT TO",
-    "DATA": "DATA",
-    "DOT": "end of DATA",
-}
+_COMMANDS = {"BANNER": "the greeting", **STEP_COMMANDS}
 
 
 def recipients_from_results(

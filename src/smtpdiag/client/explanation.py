@@ -27,7 +27,8 @@ _POSITIVE: dict[int, str] = {
 }
 
 
-_IN_REPLY_TO: dict[str, str] = {
+# The command a session step sends, as bounces and mail logs name it ("in reply to RCPT TO command").
+STEP_COMMANDS: dict[str, str] = {
     "EHLO": "EHLO",
     "HELO": "HELO",
     "STARTTLS": "STARTTLS",
@@ -77,7 +78,7 @@ def explain_reply(reply: Reply, *, command: str | None = None, lang: str | None 
     from smtpdiag.explain import explain  # imported when first needed: it loads the knowledge base
 
     text = str(reply)
-    said_to = _IN_REPLY_TO.get(command or "")
+    said_to = STEP_COMMANDS.get(command or "")
     if said_to:
         text = f"{text} (in reply to {said_to} command)"  # the wording Postfix logs, which explain reads
     try:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import dns.asyncresolver
 
 from smtpdiag.client.dns import DNSFailure, make_resolver
+from smtpdiag.client.exitcodes import EX_NOHOST, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE
 from smtpdiag.client.explanation import Explanation, explain_reply
 from smtpdiag.client.route import Target, connect_first, mail_hosts, parse_target
 from smtpdiag.client.session import (
@@ -43,13 +44,6 @@ StartTLSMode = Literal["auto", "require", "never"]
 MAX_MESSAGE_OCTETS = 64 * 1024 * 1024  # refuse to read/send messages larger than this
 MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1, excluding CRLF
 MAX_RECIPIENTS = 1000  # per call; RFC 5321 §4.5.3.1.8 requires servers to take at least 100
-
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOHOST = 68
-EX_UNAVAILABLE = 69
-EX_TEMPFAIL = 75
 
 
 class MessageError(ValueError):
