@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
+
+from smtpdiag.classify.phraseindex import PhraseIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -1220,12 +1223,17 @@ TEMPORARY_PHRASES: Final[tuple[str, ...]] = (
 
 
 def match_reason(text: str) -> tuple[str, str] | None:
-    """(reason, matched phrase) for the first specific reason table that matches `text` (lower-cased)."""
-    for table in REASON_ORDER:
-        hit = table.find(text)
-        if hit is not None:
-            return table.reason, hit
-    return None
+    """(reason, matched phrase) for the first specific reason table that matches `text` (lower-cased).
+
+    The answer of `table.find(text)` for each table of REASON_ORDER in turn, found through an
+    index of the phrases (see phraseindex.py: 2x faster, same answer).
+    """
+    return _reason_index().match(text)
+
+
+@cache
+def _reason_index() -> PhraseIndex:
+    return PhraseIndex(REASON_ORDER)
 
 
 def match_weak(text: str) -> tuple[str, str] | None:
