@@ -85,10 +85,9 @@ class PhraseIndex:
         starts = {w[:START_CHARS] for w in words}
         candidates.extend(self.by_start[s] for s in self.starts.intersection(starts))
         first: dict[int, int] = {}  # table -> lowest position of a phrase found in the text
-        for group in candidates:
-            for t, p, phrase in group:
-                if p < first.get(t, p + 1) and phrase in text:
-                    first[t] = p
+        for t, p, _phrase in [entry for group in candidates for entry in group if entry[2] in text]:
+            if p < first.get(t, p + 1):
+                first[t] = p
         for t, table in enumerate(self.tables):
             found = first.get(t)
             if found is not None:
