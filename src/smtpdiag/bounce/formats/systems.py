@@ -13,6 +13,7 @@ From and Subject headers, the names of a few headers, and the first part of the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 from smtpdiag.bounce.formats.base import Context
@@ -130,18 +131,36 @@ def identify(ctx: Context) -> str:
     subject = ctx.subject_lower
     head = ctx.text_lower[:HEAD_CHARS]
     mailer = ctx.header("X-Mailer").lower()
-    for system in SYSTEMS:
-        if system.headers and any(h.lower() in ctx.header_names for h in system.headers):
-            return system.name
-        if system.mailer and mailer and any(m in mailer for m in system.mailer):
-            return system.name
-        if system.from_ and any(f in from_ for f in system.from_):
-            return system.name
-        if system.text and any(t in head for t in system.text):
-            return system.name
-        if system.subject and any(s in subject for s in system.subject):
-            return system.name
+    names = ctx.header_names
+    # Plain loops over pre-lowered signatures: this runs for most bounces (generators cost 2x).
+    for name, headers, mailers, froms, texts, subjects in _signatures():
+        for h in headers:
+            if h in names:
+                return name
+        if mailer:
+            for m in mailers:
+                if m in mailer:
+                    return name
+        for f in froms:
+            if f in from_:
+                return name
+        for t in texts:
+            if t in head:
+                return name
+        for s in subjects:
+            if s in subject:
+                return name
     return ""
+
+
+_Signature = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+@cache
+def _signatures() -> tuple[_Signature, ...]:
+    return tuple(
+        (s.name, tuple(h.lower() for h in s.headers), s.mailer, s.from_, s.text, s.subject) for s in SYSTEMS
+    )
 
 
 BY_NAME: Final[dict[str, System]] = {s.name: s for s in SYSTEMS}
