@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -204,3 +207,22 @@ def test_hostile_text_is_fast() -> None:
     t0 = time.perf_counter()
     recognize(text, reply_code=550, enhanced="5.7.1", host="a." * 200)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_equal_readings_are_decided_by_data_order_not_by_hash_seed() -> None:
+    # two Gmail 421 phrases of the same length, indexed under different words: equal scores
+    script = (
+        "from smtpdiag.vendors import recognize\n"
+        "t = '421 not using a TLS connection; does not have a PTR record - gsmtp'\n"
+        "m = recognize(t, reply_code=421)\n"
+        "print(m.entry.enhanced_code if m and m.entry else None)\n"
+    )
+    seen = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        seen.add(out.stdout.strip())
+    assert seen == {"4.7.0"}  # "does not have a PTR record" comes first in the data

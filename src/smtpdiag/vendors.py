@@ -162,11 +162,12 @@ class VendorMatch:
 
 @dataclass(frozen=True, slots=True)
 class _Phrase:
+    order: int  # the entry's place in the data file: of two equal readings the first wins
     entry: CodeEntry
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
     length: int
-    tag: str = ""  # set when the match is on the provider's tag alone ("TSS04")
+    tag: str = ""  # set when the match is on the provider's tag alone ("[TSS04]")
 
 
 def _collapse(text: str) -> str:
@@ -197,7 +198,7 @@ def _generic_phrases() -> frozenset[str]:
 def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
     index: dict[str, list[_Phrase]] = {}
     generic = _generic_phrases()
-    for entry in load_entries("vendor"):
+    for order, entry in enumerate(load_entries("vendor")):
         phrase = _collapse(entry.key_phrase)
         parts = tuple(p for p in _GAP_RE.split(phrase) if p)
         words = [w for p in parts for w in _WORD_RE.findall(p)]
@@ -207,7 +208,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
         tagged = phrase.startswith("[") or bool(_TAG_RE.fullmatch(phrase))
         longest = max(len(p) for p in parts)
         distinctive = tagged or (longest >= DISTINCTIVE_PHRASE_LENGTH and phrase not in generic)
-        item = _Phrase(entry, parts, distinctive, sum(len(p) for p in parts))
+        item = _Phrase(order, entry, parts, distinctive, sum(len(p) for p in parts))
         index.setdefault(key, []).append(item)
         tag = _BRACKET_TAG_RE.match(phrase)
         if tag and tag.group(0) != phrase:
@@ -215,7 +216,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
             # it differs from the documented phrase ("[TSS04] Messages from 192.0.2.1 temporarily ...")
             tag_key = max(_WORD_RE.findall(tag.group(0)) or [key], key=len)
             index.setdefault(tag_key, []).append(
-                _Phrase(entry, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper())
+                _Phrase(order, entry, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper())
             )
     return {k: tuple(v) for k, v in index.items()}
 
@@ -410,7 +411,7 @@ def recognize(
                 score += 10.0
             if ph.entry.vendor == known:
                 score += 5.0
-            if best is None or score > best[0]:
+            if best is None or score > best[0] or (score == best[0] and ph.order < best[1].order):
                 best = (score, ph)
     if best is not None:
         ph = best[1]
