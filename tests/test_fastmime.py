@@ -108,6 +108,8 @@ EDGE_CASES = [
     b"Subject: 8bit \xe9\xff\nContent-Type: text/plain; charset=utf-8\n\n\xd0\x9f\xd1\x80\n",
     b"Subject: x\r\nbare CR\rline\r\n\r\nbody\r",
     b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+    b"Content-Type: multipart/mixed; boundary=b\n folded\n--b\n folded",  # found by hypothesis
+    b'Content-Type: multipart/mixed; boundary="b\n x"\n\n--b\n x\n\n--b\n x--\n',
 ]
 
 

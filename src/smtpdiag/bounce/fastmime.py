@@ -76,7 +76,7 @@ class _Parser:
         self.entities = 0
 
     def message(self) -> Message:
-        msg, _last = self._entity(0, len(self.text), False, 0)
+        msg, _last, _multipart = self._entity(0, len(self.text), False, 0)
         return msg
 
     def _new(self, digest_child: bool) -> Message:
@@ -102,10 +102,10 @@ class _Parser:
         block = text[pos:block_end]
         if block.startswith("From ") or "\nFrom " in block:
             return self._headers_by_line(msg, pos, end)
-        for chunk in _FIELD_START.split(block):
-            # a field with its continuation lines; a chunk opening with blanks or ":" is dropped
-            if chunk and chunk[0] not in " \t:":
-                msg.set_raw(*_source_parse([chunk]))
+        # Each chunk is a field with its continuation lines; one opening with blanks or ":" is
+        # dropped. Appending to the field list is what compat32's Message.set_raw does.
+        chunks = _FIELD_START.split(block)
+        vars(msg)["_headers"].extend([_source_parse([c]) for c in chunks if c and c[0] not in " \t:"])
         return body
 
     def _headers_by_line(self, msg: Message, pos: int, end: int) -> int:
@@ -183,25 +183,29 @@ class _Parser:
             if hit is not None:
                 return hit
 
-    def _entity(self, pos: int, end: int, digest_child: bool, depth: int) -> tuple[Message, Message]:
-        """Parse the entity in [pos, end); return it and the last message created inside it."""
+    def _entity(self, pos: int, end: int, digest_child: bool, depth: int) -> tuple[Message, Message, bool]:
+        """Parse the entity in [pos, end).
+
+        Returns it, the last message created inside it (the one whose final line break belongs to
+        the next boundary) and whether that last message is a multipart.
+        """
         if depth > MAX_DEPTH:
             raise _Fallback
         msg = self._new(digest_child)
         body = self._headers(msg, pos, end)
         ctype = msg.get_content_type()
         if ctype == "message/delivery-status":
-            return msg, self._status_blocks(msg, body, end)
+            return msg, self._status_blocks(msg, body, end), False
         maintype = ctype.partition("/")[0]
         if maintype == "message":
-            inner, last = self._entity(body, end, False, depth + 1)
+            inner, last, last_multipart = self._entity(body, end, False, depth + 1)
             msg.attach(inner)
-            return msg, last
+            return msg, last, last_multipart
         if maintype == "multipart":
             self._multipart(msg, ctype, body, end, depth)
-            return msg, msg
+            return msg, msg, True
         msg.set_payload(self.text[body:end])
-        return msg, msg
+        return msg, msg, False
 
     def _multipart(self, msg: Message, ctype: str, pos: int, end: int, depth: int) -> None:
         text = self.text
@@ -209,6 +213,8 @@ class _Parser:
         if boundary is None:
             msg.set_payload(text[pos:end])
             return
+        if "\n" in boundary or "\r" in boundary:
+            raise _Fallback  # a folded parameter: the feed parser's line-by-line test never matches it
         sep = "--" + boundary
         hit = self._boundary_line(sep, pos, end)
         if hit is None or hit[2]:
@@ -228,9 +234,9 @@ class _Parser:
                 start = again[1]
             hit = self._boundary_line(sep, start, end)
             part_end = hit[0] if hit else end
-            part, last = self._entity(start, part_end, digest, depth + 1)
+            part, last, last_multipart = self._entity(start, part_end, digest, depth + 1)
             msg.attach(part)
-            _drop_final_eol(last)
+            _drop_final_eol(last, last_multipart)
             if hit is None:
                 return  # no close boundary
             if hit[2]:
@@ -262,9 +268,9 @@ class _Parser:
                 return last
 
 
-def _drop_final_eol(last: Message) -> None:
+def _drop_final_eol(last: Message, multipart: bool) -> None:
     """RFC 2046: the line break before a boundary belongs to the boundary, not the part."""
-    if last.get_content_maintype() == "multipart":
+    if multipart:
         epilogue = last.epilogue
         if epilogue == "":
             last.epilogue = None
