@@ -40,6 +40,7 @@ _source_parse = compat32.header_source_parse
 _HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
 # The first line of a body: any line the feed parser's test rejects (one linear scan of the block).
 _BODY_LINE: Final = re.compile("^(?!" + _HEADER_LINE.pattern.removeprefix("^") + ")", re.MULTILINE)
+_BARE_CR: Final = re.compile("\r(?!\n)")
 # Where a header field starts: a line that does not continue the previous one.
 _FIELD_START: Final = re.compile(r"\n(?=[^ \t])")
 
@@ -51,7 +52,7 @@ class _Fallback(Exception):
 def message_from_bytes(data: bytes) -> Message:
     """Parse like `email.message_from_bytes(data, policy=compat32)`, faster on large bodies."""
     text = data.decode("ascii", "surrogateescape")
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
+    if "\r" in text and _BARE_CR.search(text):
         # bare CR line ends: the feed parser splits lines on them too; not reproduced here
         return email.message_from_bytes(data, policy=compat32)
     try:
