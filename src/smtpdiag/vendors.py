@@ -36,7 +36,7 @@ from functools import cache
 from typing import Final, Literal
 
 from smtpdiag.knowledge.loader import load_entries
-from smtpdiag.knowledge.lookup import enhanced_chain, vendor_code_matcher
+from smtpdiag.knowledge.lookup import VendorCodeMatcher, enhanced_chain, vendor_code_matcher
 from smtpdiag.knowledge.model import CodeEntry
 
 # Only the start of a text is searched (a reply is short; a pasted bounce rarely needs more).
@@ -44,6 +44,10 @@ MAX_VENDOR_TEXT: Final = 16 * 1024
 # A key phrase (or, for a phrase with gaps, its longest part) this long identifies its vendor
 # without other context, unless it is a generic wording.
 DISTINCTIVE_PHRASE_LENGTH: Final = 24
+
+# Mail addresses taken out of a text before looking for a provider's name in it (a reply names
+# one or two; a text with more "@" than this is not a reply).
+MAX_ADDRESSES: Final = 32
 
 # Host-name suffixes of the providers' MX and outbound hosts (lower case, matched on a dot boundary).
 HOST_SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
@@ -112,7 +116,8 @@ GENERIC_MTA_WORDINGS: Final[tuple[str, ...]] = (
 _WORD_RE = re.compile(r"[a-z0-9]{3,40}")
 _TAG_RE = re.compile(r"[a-z]{2}-[0-9]{3}")  # Outlook.com's "SC-001", "RP-001", ...
 _BRACKET_TAG_RE = re.compile(r"\[[a-z]{2,5}[0-9]{1,3}\]")  # Yahoo's "[TSS04]", iCloud's "[CS01]"
-_ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:@]{1,64}@[a-z0-9.\-]{1,255}")
+_AT_DOMAIN_RE = re.compile(r"@[a-z0-9.\-]{0,255}")  # "@" and the domain of a mail address
+_LOCAL_PART_STOPS = " <>\"'(),;:@"  # what ends a local part (scanning back from its "@")
 _GAP_RE = re.compile(r"\s*(?:\.\.\.|…|\[ip\])\s*")
 _HOST_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9.\-]{0,253}\.[a-z]{2,24}")
 
@@ -164,6 +169,7 @@ class VendorMatch:
 class _Phrase:
     order: int  # the entry's place in the data file: of two equal readings the first wins
     entry: CodeEntry
+    codes: VendorCodeMatcher
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
     length: int
@@ -171,7 +177,11 @@ class _Phrase:
 
 
 def _collapse(text: str) -> str:
-    return " ".join(text.lower().split())
+    """Lower case, whitespace runs made one space (a text that has none is only lower-cased)."""
+    low = text.lower()
+    if "  " in low or "\n" in low or "\t" in low or "\r" in low or low[:1].isspace() or low[-1:].isspace():
+        return " ".join(low.split())
+    return low
 
 
 @cache
@@ -208,7 +218,8 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
         tagged = phrase.startswith("[") or bool(_TAG_RE.fullmatch(phrase))
         longest = max(len(p) for p in parts)
         distinctive = tagged or (longest >= DISTINCTIVE_PHRASE_LENGTH and phrase not in generic)
-        item = _Phrase(order, entry, parts, distinctive, sum(len(p) for p in parts))
+        codes = vendor_code_matcher(entry)
+        item = _Phrase(order, entry, codes, parts, distinctive, sum(len(p) for p in parts))
         index.setdefault(key, []).append(item)
         tag = _BRACKET_TAG_RE.match(phrase)
         if tag and tag.group(0) != phrase:
@@ -216,7 +227,9 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
             # it differs from the documented phrase ("[TSS04] Messages from 192.0.2.1 temporarily ...")
             tag_key = max(_WORD_RE.findall(tag.group(0)) or [key], key=len)
             index.setdefault(tag_key, []).append(
-                _Phrase(order, entry, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper())
+                _Phrase(
+                    order, entry, codes, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper()
+                )
             )
     return {k: tuple(v) for k, v in index.items()}
 
@@ -284,20 +297,22 @@ def _needles() -> tuple[dict[str, tuple[_Needle, ...]], tuple[_Needle, ...]]:
 
     A needle with a whole word inside it ("google" in ".google.com") can only occur in a text that
     has that word, so such needles are indexed by it and checked only then (a set intersection
-    with the text's words); the others are always checked. A host suffix that contains one of its
-    vendor's signatures (".gmail.com" and "gmail") is left out: the signature is found first.
+    with the text's words); the others are always checked. A needle that contains an earlier one
+    of its vendor (".gmail.com" and "gmail") is left out: the earlier one is found whenever it is.
     """
+    texts = [
+        (sig, vendor, Evidence("signature", sig)) for vendor, sigs in TEXT_SIGNATURES.items() for sig in sigs
+    ]
+    # "." + suffix: a host name in the text such as "mx.yandex.ru" or "gmail-smtp-in.l.google.com"
+    texts += [
+        ("." + suffix, vendor, Evidence("host-in-text", suffix))
+        for vendor, suffixes in HOST_SUFFIXES.items()
+        for suffix in suffixes
+    ]
     needles: list[_Needle] = []
-    for vendor, signatures in TEXT_SIGNATURES.items():
-        needles.extend(
-            _Needle(len(needles) + i, sig, vendor, Evidence("signature", sig))
-            for i, sig in enumerate(signatures)
-        )
-    for vendor, suffixes in HOST_SUFFIXES.items():
-        for suffix in suffixes:
-            # "." + suffix: a host name in the text such as "mx.yandex.ru" or "gmail-smtp-in.l.google.com"
-            if not any(sig in suffix for sig in TEXT_SIGNATURES.get(vendor, ())):
-                needles.append(_Needle(len(needles), "." + suffix, vendor, Evidence("host-in-text", suffix)))
+    for text, vendor, evidence in texts:
+        if not any(n.vendor == vendor and n.text in text for n in needles):
+            needles.append(_Needle(len(needles), text, vendor, evidence))
     keyed: dict[str, list[_Needle]] = {}
     always: list[_Needle] = []
     for n in needles:
@@ -334,12 +349,34 @@ def _context(
         candidates.extend(n for n in keyed[word] if n.text in low)
     if candidates and "@" in low:
         # a mail address names the recipient's or sender's provider, not the server that replied
-        bare = _ADDRESS_RE.sub(" ", low)
+        bare = _without_addresses(low)
         candidates = [n for n in candidates if n.text in bare]
     candidates.sort(key=lambda n: n.order)
     for n in candidates:
         found.setdefault(n.vendor, n.evidence)
     return found, known
+
+
+def _without_addresses(low: str) -> str:
+    """`low` (whitespace collapsed) with every mail address replaced by a space.
+
+    Found from each "@" (a regular expression that tried a local part at every position of the
+    text would cost 64 steps a character): the domain forward, the local part back to a stop
+    character, at most 64 characters. Only the first MAX_ADDRESSES are looked at.
+    """
+    parts: list[str] = []
+    pos = 0
+    for i, m in enumerate(_AT_DOMAIN_RE.finditer(low)):
+        if i >= MAX_ADDRESSES:
+            break
+        at = m.start()
+        lo = max(pos, at - 64)
+        start = max(max(low.rfind(c, lo, at) for c in _LOCAL_PART_STOPS) + 1, lo)
+        parts.append(low[pos:start])
+        parts.append(" ")
+        pos = m.end()
+    parts.append(low[pos:])
+    return "".join(parts)
 
 
 def _phrase_found(parts: tuple[str, ...], low: str) -> bool:
@@ -359,9 +396,8 @@ def _specific_status(enhanced: str | None) -> str | None:
     return enhanced
 
 
-def _agreement(entry: CodeEntry, reply_code: int | str | None, enhanced: str | None) -> float | None:
-    """How well the entry's codes fit the reply's: a score, or None when they contradict it."""
-    m = vendor_code_matcher(entry)
+def _agreement(m: VendorCodeMatcher, reply_code: int | str | None, enhanced: str | None) -> float | None:
+    """How well an entry's codes fit the reply's: a score, or None when they contradict it."""
     score = 0.0
     if reply_code is not None and m.reply_codes:
         if m.matches_reply(reply_code):
@@ -401,7 +437,7 @@ def recognize(
             in_context = ph.entry.vendor in context
             if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
                 continue
-            agreement = _agreement(ph.entry, reply_code, status)
+            agreement = _agreement(ph.codes, reply_code, status)
             if agreement is None:
                 if not (in_context and ph.distinctive):
                     continue
@@ -442,7 +478,7 @@ def _entry_by_code(vendor: str, enhanced: str | None, reply_code: str | None) ->
         for e in load_entries("vendor")
         if e.vendor == vendor
         and vendor_code_matcher(e).matches_enhanced(enhanced)
-        and _agreement(e, reply_code, enhanced) is not None
+        and _agreement(vendor_code_matcher(e), reply_code, enhanced) is not None
     ]
     if len(hits) == 1:
         return hits[0]
