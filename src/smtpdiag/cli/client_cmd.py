@@ -50,7 +50,7 @@ class SysexitsCommand(click.Command):
         except click.UsageError as exc:
             if isinstance(exc, SysexitsUsageError):
                 raise
-            raise SysexitsUsageError(exc.message, exc.ctx) from None
+            raise SysexitsUsageError(exc.format_message(), exc.ctx) from None
 
 
 class SysexitsGroup(click.Group):
@@ -60,7 +60,7 @@ class SysexitsGroup(click.Group):
         except click.UsageError as exc:
             if isinstance(exc, SysexitsUsageError):
                 raise
-            raise SysexitsUsageError(exc.message, exc.ctx) from None
+            raise SysexitsUsageError(exc.format_message(), exc.ctx) from None
 
 
 def _usage(message: str) -> click.UsageError:
