@@ -45,14 +45,44 @@ def literal_prefix(rx: re.Pattern[str]) -> str:
     if rx.flags & (re.IGNORECASE | re.VERBOSE):
         return ""
     pattern = rx.pattern
+    if _top_level_alternation(pattern):
+        return ""  # "ab|cd" matches without "ab"
     i = 2 if pattern.startswith("\\b") else 0
     out: list[str] = []
-    while i < len(pattern) and pattern[i] not in _META:
-        out.append(pattern[i])
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1].isascii() and not pattern[i + 1].isalnum():
+            out.append(pattern[i + 1])  # an escaped punctuation character ("\\.") is itself
+            i += 2
+            continue
+        if c in _META:
+            break
+        out.append(c)
         i += 1
     if out and i < len(pattern) and pattern[i] in _QUANTIFIERS:
         out.pop()  # "connections?": the last character is optional
     return "".join(out)
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 class PhraseIndex:
