@@ -173,14 +173,17 @@ class _Parser:
     def _boundary_line(self, sep: str, pos: int, end: int) -> tuple[int, int, bool] | None:
         """The first line in [pos, end) that is the boundary `sep`: (start, end, is_close)."""
         text = self.text
+        if pos < end and (pos == 0 or text[pos - 1] == "\n"):  # `pos` itself starts a line
+            hit = self._boundary_at(sep, pos)
+            if hit is not None and pos + len(sep) <= end:
+                return hit
+        line_sep = "\n" + sep  # elsewhere a boundary follows a line break (bare CRs never get here)
         while True:
-            i = text.find(sep, pos, end)
+            i = text.find(line_sep, pos, end)
             if i < 0:
                 return None
             pos = i + 1
-            if i and text[i - 1] != "\n":  # not at a line start (bare CRs never get here)
-                continue
-            hit = self._boundary_at(sep, i)
+            hit = self._boundary_at(sep, i + 1)
             if hit is not None:
                 return hit
 
