@@ -22,9 +22,10 @@ REPLY_CODE_RE: Final = re.compile(r"(?:^|[\s:;(\[<\"'=#])([45][0-5][0-9])(?=[\s\
 CODE_AND_STATUS_RE: Final = re.compile(
     r"(?:^|[\s:;(\[<\"'=#])([245][0-5][0-9])[\s\-'\"]{1,3}#?([245]\.\d{1,3}\.\d{1,3})(?![\d.]?\d)"
 )
+# The phrase may be folded over lines ("(in reply to\n    RCPT TO command)"): up to 12 blanks.
 COMMAND_RE: Final = re.compile(
-    r"(?i)(?:in reply to|after|while|during|at|reply to|response to|following)\s{1,4}(?:the\s{1,4})?"
-    r"(?:end of\s{1,4})?(mail from|rcpt to|data|helo|ehlo|starttls|auth|rcpt|end of data|"
+    r"(?i)(?:in reply to|after|while|during|at|reply to|response to|following|not like our)\s{1,12}"
+    r"(?:the\s{1,4})?(?:end of\s{1,4})?(mail from|rcpt to|data|helo|ehlo|starttls|auth|rcpt|end of data|"
     r"initial connection|banner|greeting)\b"
 )
 FIELD_LINE_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9\-]{1,40})\s{0,4}:\s{0,8}(.*)$")
@@ -197,27 +198,36 @@ def clean_diagnostic(text: str) -> str:
     return " ".join(text.split())[:MAX_FIELD_CHARS]
 
 
-TRANSCRIPT_CMD_RE: Final = re.compile(r"(?i)>>>\s{0,4}(MAIL|RCPT|DATA|EHLO|HELO|STARTTLS|AUTH)\b")
-RCPT_HINTS: Final = ("recipient address rejected", "does not like recipient", "rcpt to", "rcpt-to")
+# A session transcript's line for a command we sent: ">>> RCPT To:<...>" (Sendmail, au),
+# "--> RCPT To:<...>" (MDaemon), "sent: RCPT TO:<...>" (hMailServer).
+TRANSCRIPT_MARKERS: Final = (">>>", "-->", "sent:")
+TRANSCRIPT_CMD_RE: Final = re.compile(
+    r"(?i)(?:>>>|-->|\bsent:)\s{0,4}(MAIL|RCPT|DATA|EHLO|HELO|STARTTLS|AUTH)\b"
+)
+# "SMTP:RCPT host 192.0.2.8: 553 ...": a report line that names the command it failed at.
+SMTP_PREFIX_CMD_RE: Final = re.compile(r"(?i)\bsmtp:(MAIL|RCPT|DATA|EHLO|HELO)\b")
 
 
-def infer_command(diagnostic: str, recipient: str = "") -> str:
-    """The SMTP command a reply answered, when the text says so or betrays it.
+def infer_command(diagnostic: str) -> str:
+    """The SMTP command a reply answered, only when the text says so explicitly.
 
     Explicit phrases ("in reply to RCPT TO command", "after MAIL FROM") first; then a session
-    transcript's last ">>> COMMAND"; then the echo of the recipient address ("<user@host>: ...",
-    "<user@host>... User unknown"), which servers only write when refusing the RCPT command.
+    transcript's last ">>> COMMAND"; then a "SMTP:RCPT host ..." report line. Nothing is
+    guessed: an echoed recipient address or "Recipient address rejected" is not evidence of the
+    command (Sisimai's convention, which its labels follow: without explicit evidence the
+    command is unknown, and "user unknown" said at an unknown command is read as a filter's
+    refusal).
     """
     cmd = find_command(diagnostic)
     if cmd:
         return cmd
     low = diagnostic[:MAX_FIELD_CHARS].lower()
-    if ">>>" in low:
+    if any(t in low for t in TRANSCRIPT_MARKERS):
         found = TRANSCRIPT_CMD_RE.findall(diagnostic[:MAX_FIELD_CHARS])
         if found:
             return str(found[-1]).upper()
-    if any(h in low for h in RCPT_HINTS):
-        return "RCPT"
-    if recipient and f"<{recipient}>" in low:
-        return "RCPT"
+    if "smtp:" in low:
+        m = SMTP_PREFIX_CMD_RE.search(diagnostic[:MAX_FIELD_CHARS])
+        if m:
+            return m.group(1).upper()
     return ""

@@ -20,11 +20,13 @@ from smtpdiag.bounce.mime import parse_bytes, walk_parts
 from smtpdiag.bounce.result import BounceResult
 from smtpdiag.classify import classify
 from smtpdiag.classify.core import HARD_REASONS
+from smtpdiag.classify.lda import local_agent_reason
 from smtpdiag.classify.providers import host_phrase, host_rule
 from smtpdiag.vendors import vendor_hint
 
 log = logging.getLogger(__name__)
 
+SYSTEM_NAMES: Final = frozenset(systems.BY_NAME)
 MAX_RESULTS: Final = 1000  # recipients reported per message
 MAX_FALLBACK_DIAG: Final = 1000  # characters of a bounce's text kept as the diagnostic of the last resort
 
@@ -123,12 +125,17 @@ def prefer_status(field_status: str, diag_status: str, reply: str) -> str:
 
 
 def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
-    echo_only = False
     if not f.command:
-        f.command = infer_command(f.diagnostic, f.recipient)
-        echo_only = bool(f.command) and not infer_command(f.diagnostic)
+        f.command = infer_command(f.diagnostic)
     reply = f.replycode or find_reply_code(f.diagnostic)
     status = prefer_status(f.status, find_status(f.diagnostic), reply)
+    lda = local_agent_reason(f.diagnostic, f.command) if f.reason in ("", "mailererror") else ""
+    if lda:
+        # A local delivery agent's own message (mail.local, procmail, ...) says what failed.
+        f.reason = lda
+        f.hardbounce = None
+    if not f.reason and fmt in SYSTEM_NAMES:
+        f.reason = systems.reason_hint(fmt, f.diagnostic)
     if f.reason:
         reason = f.reason
         hard = (
@@ -141,8 +148,7 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
             f.diagnostic,
             reply_code=int(reply) if reply else None,
             status=status or None,
-            # An echoed address only suggests RCPT; a mailbox-status code (X.2.X) says more.
-            command=(None if echo_only and (status[2:4] == "2.") else f.command) or None,
+            command=f.command or None,
             vendor=f.vendor or vendor_hint(f"{f.remote_mta} {f.recipient.partition('@')[2]}".lower()),
             diagnostic_type=f.diagnostic_type or None,
             in_bounce=True,

@@ -201,6 +201,13 @@ HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
     ("messagelabs.com", "no such user", "userunknown"),
     ("messagelabs.com", "rejected", "userunknown"),
     ("messagelabs.com", "turn on smtp authentication", "securityerror"),
+    # au (KDDI): "550 <address>: User unknown" refuses an address that does not exist, while
+    # "550 : User unknown" (no address) is its reception filter refusing the sender (as Sisimai's
+    # Rhost::KDDI reads the replies of msmx.au.com and lsean.ezweb.ne.jp).
+    (".ezweb.ne.jp", ">: user unknown", "userunknown"),
+    (".ezweb.ne.jp", "550 : user unknown", "filtered"),
+    (".au.com", ">: user unknown", "userunknown"),
+    (".au.com", "550 : user unknown", "filtered"),
 )
 
 

@@ -16,6 +16,7 @@ from typing import Final
 from smtpdiag.bounce.fields import (
     ADDR_PATTERN,
     ADDR_RE,
+    TRANSCRIPT_CMD_RE,
     clean_diagnostic,
     find_command,
     find_reply_code,
@@ -102,12 +103,12 @@ SKIP_LOCAL_PARTS: Final = frozenset({"mailer-daemon", "mail-daemon", "nobody"})
 class TextBlock:
     __slots__ = ("command", "diagnostic", "recipient", "replycode", "status")
 
-    def __init__(self, recipient: str, diagnostic: str) -> None:
+    def __init__(self, recipient: str, diagnostic: str, command: str = "") -> None:
         self.recipient = recipient
         self.diagnostic = clean_diagnostic(diagnostic)
         self.replycode = find_reply_code(self.diagnostic)
         self.status = find_status(self.diagnostic)
-        self.command = find_command(self.diagnostic)
+        self.command = find_command(self.diagnostic) or command
 
 
 # Header fields that only a returned original message has: where they start, the bounce's words end.
@@ -233,6 +234,7 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
     orphans: list[str] = []
     pending: list[str] = []  # the lines of the paragraph before an address (some layouts put the error first)
     before: dict[str, str] = {}
+    rcpt_sent: set[str] = set()  # addresses a transcript shows as sent in RCPT TO
     prev = ""
     for line in lines:
         stripped = line.strip()
@@ -270,8 +272,11 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if leading:
                 m = LEADING_ADDR_RE.match(line)
                 rest = line[m.end(1) :].strip(" >:;,.)]\"'\t") if m else ""
-                if m and "rcpt" in line[: m.start(1)].lower():
-                    found[addr].append("RCPT TO:")  # the address was the argument of a refused RCPT
+                head = line[: m.start(1)] if m else ""
+                if head and TRANSCRIPT_CMD_RE.search(head) and "rcpt" in head.lower():
+                    # A session transcript (">>> RCPT To:<address>"): the reply that follows
+                    # answered RCPT. A plain "RCPT TO: address" line only lists the envelope.
+                    rcpt_sent.add(addr)
                 if rest:
                     found[addr].append(rest)
                     cur_lines += 1
@@ -300,7 +305,7 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             own = [o for o in orphans if a in o.lower()] if len(order) > 1 else orphans
             if own:
                 diag = (diag + " " + " ".join(own)).strip()
-        out.append(TextBlock(a, diag))
+        out.append(TextBlock(a, diag, "RCPT" if a in rcpt_sent else ""))
     return out
 
 

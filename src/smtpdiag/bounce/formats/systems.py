@@ -31,6 +31,8 @@ class System:
     mailer: tuple[str, ...] = ()  # lower-case fragments of X-Mailer
     # (phrase, command): a phrase of this system's text that names the failing SMTP command
     commands: tuple[tuple[str, str], ...] = ()
+    # (phrase, reason): a fixed message of this system whose meaning it documents or always has
+    reasons: tuple[tuple[str, str], ...] = ()
 
 
 SYSTEMS: Final[tuple[System, ...]] = (
@@ -99,7 +101,15 @@ SYSTEMS: Final[tuple[System, ...]] = (
     System("notes", text=("------- failure reasons", "lotus notes", "domino")),
     System("ezweb", from_=("ezweb.ne.jp",)),
     System("kddi", from_=("dion.ne.jp", "au.com")),
-    System("verizon", from_=("vtext.com", "vzwpix.com")),
+    System(
+        "verizon",
+        from_=("vtext.com", "vzwpix.com"),
+        # Verizon's SMS/MMS gateways say these only of a number that has no such subscriber.
+        reasons=(
+            ("requested action not taken: no such user here", "userunknown"),
+            ("no valid recipients for this mm", "userunknown"),
+        ),
+    ),
     System("biglobe", from_=("biglobe.ne.jp",)),
     System(
         "exim",
@@ -175,4 +185,16 @@ def command_hint(system: str, diagnostic: str) -> str:
     for phrase, command in entry.commands:
         if phrase in low:
             return command
+    return ""
+
+
+def reason_hint(system: str, diagnostic: str) -> str:
+    """The reason a system-specific fixed message of the diagnostic names, "" if none."""
+    entry = BY_NAME.get(system)
+    if entry is None or not entry.reasons:
+        return ""
+    low = diagnostic.lower()
+    for phrase, reason in entry.reasons:
+        if phrase in low:
+            return reason
     return ""
