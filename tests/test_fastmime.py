@@ -118,6 +118,21 @@ def test_edge_cases(data: bytes) -> None:
     assert fast(data) == stdlib(data)
 
 
+HOSTILE = [
+    b"".join(b"X-H%d: v\n" % i for i in range(5000)) + b"\nbody",
+    b"Subject: " + b"a" * 200_000 + b"\n\nbody",
+    b"a" * 200_000,
+    b"Content-Type: multipart/mixed; boundary=b\n\n" + b"x--b" * 20_000,
+    b"Content-Type: multipart/mixed; boundary=b\n\n" + (b"--b" + b" " * 500 + b"x\n") * 200,
+    b"Content-Type: message/delivery-status\n\n" + b"A: 1\n\n" * 2000,
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_shapes(data: bytes) -> None:
+    assert fast(data) == stdlib(data)
+
+
 def test_deep_nesting_falls_back_to_the_stdlib() -> None:
     depth = fastmime.MAX_DEPTH + 5
     data = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(depth))
