@@ -236,7 +236,7 @@ def _weigh(
         reason, why = "blocked", (why + "; " if why else "") + f"refused at {cmd}: the sending host"
     # In a bounce, a remote server's "user unknown" whose command is unknown is taken as said after
     # DATA; a mail system's own verdict (no reply code) is not.
-    after_rcpt = code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd and has_reply)
+    after_rcpt = code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd)
     if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT" and after_rcpt:
         # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
         reason, why = "filtered", why + "; not refused at RCPT"

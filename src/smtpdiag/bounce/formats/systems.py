@@ -48,6 +48,17 @@ SYSTEMS: Final[tuple[System, ...]] = (
         "exchange",
         headers=("X-MS-Exchange-Organization-SCL", "X-MS-TNEF-Correlator", "X-MS-Embedded-Report"),
         text=("msexch:", "your message did not reach some or all of the intended recipients"),
+        # Exchange 2000/2003 end an "MSEXCH:" line with an error code whose meaning is fixed.
+        reasons=(
+            ("(000c05a6)", "userunknown"),  # Unknown Recipient
+            ("(000c0595)", "filtered"),  # Ambiguous Recipient
+            ("(00010256)", "systemerror"),  # Too many recipients
+            ("(000d06b5)", "systemerror"),  # No proxy for recipient
+            ("(00120270)", "networkerror"),  # Too Many Hops
+            ("(00050311)", "contenterror"),  # Conversion to Internet format failed
+            ("(000502cc)", "contenterror"),  # Conversion to Internet format failed
+            ("(000b0981)", "securityerror"),  # Server does not support AUTH
+        ),
     ),
     System(
         "gmail",
@@ -55,6 +66,11 @@ SYSTEMS: Final[tuple[System, ...]] = (
         text=(
             "delivery to the following recipient failed permanently",
             "technical details of permanent failure",
+        ),
+        # Google's own verdicts (no remote server involved).
+        reasons=(
+            ("because the address couldn't be found. check for typos", "userunknown"),
+            ("null mx", "notaccept"),
         ),
     ),
     System("outlook", from_=("@outlook.com", "@hotmail.com", "@live.com")),
@@ -65,7 +81,19 @@ SYSTEMS: Final[tuple[System, ...]] = (
     System("gmx", from_=("gmx.", "web.de")),
     System("mcafee", headers=("X-NAI-Header",)),
     System("mimecast", headers=("X-MC-Unique",), from_=("mimecast",)),
-    System("imailserver", mailer=("<smtp32",)),
+    System(
+        "imailserver",
+        mailer=("<smtp32",),
+        # IMail Server's fixed messages ("Unknown user: bob@example.com").
+        reasons=(
+            ("unknown host", "hostunknown"),
+            ("unknown user", "userunknown"),
+            ("invalid final delivery userid", "userunknown"),
+            ("user mailbox exceeds allowed size", "mailboxfull"),
+            ("requested action not taken: virus detected", "virusdetected"),
+            ("delivery failed ", "expired"),
+        ),
+    ),
     System("mailfoundry", text=("delivery failed for the following reason: server",)),
     System("amavis", from_=('"content-filter at', "content-filter at")),
     System("barracuda", subject=("our bulk email filter",), headers=("X-Barracuda-Connect",)),
@@ -98,7 +126,19 @@ SYSTEMS: Final[tuple[System, ...]] = (
         from_=("pmdf",),
         text=("this report relates to a message you sent with the following header fields",),
     ),
-    System("notes", text=("------- failure reasons", "lotus notes", "domino")),
+    System(
+        "notes",
+        text=("------- failure reasons", "lotus notes", "domino"),
+        # Lotus Notes' and Domino's fixed messages.
+        reasons=(
+            ("user not listed in public name & address book", "userunknown"),
+            ("not listed in domino directory", "userunknown"),
+            ("non répertorié dans l'annuaire domino", "userunknown"),
+            ("cannot route mail to user", "filtered"),
+            ("several matches found in domino directory", "systemerror"),
+            ("message has exceeded maximum hop count", "networkerror"),
+        ),
+    ),
     System("ezweb", from_=("ezweb.ne.jp",)),
     System("kddi", from_=("dion.ne.jp", "au.com")),
     System(
