@@ -187,7 +187,7 @@ ALWAYS_WINS: Final[frozenset[str]] = frozenset({"mailboxfull", "suspend"})
 
 
 def _weigh(
-    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool, has_reply: bool
+    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
 ) -> tuple[str, str, str | None, dict[str, str]]:
     """(reason, evidence, conflict_key, conflict_args) from the text and the status code."""
     strong = phrases.match_reason(low) if low else None
@@ -234,8 +234,9 @@ def _weigh(
         reason, why = "blocked", why + f"; refused at {cmd}, before any content was sent"
     elif cmd in ("CONN", "HELO", "EHLO") and reason in ("rejected", ""):
         reason, why = "blocked", (why + "; " if why else "") + f"refused at {cmd}: the sending host"
-    # In a bounce, a remote server's "user unknown" whose command is unknown is taken as said after
-    # DATA; a mail system's own verdict (no reply code) is not.
+    # In a bounce, "user unknown" whose command is not known to be RCPT (and whose status is not
+    # X.1.1) is taken as said after DATA, by a filter (Sisimai's convention). A mail system's own
+    # fixed verdicts are read by its format module before the classifier is asked.
     after_rcpt = code_reason == "filtered" or cmd == "DATA" or (in_bounce and not cmd)
     if reason == "userunknown" and code_reason != "userunknown" and cmd != "RCPT" and after_rcpt:
         # Refused after the recipient was accepted (or with a mailbox-status code): a filter.
@@ -304,9 +305,7 @@ def classify(
             reason = "mailererror"  # a local delivery program failed
             evidence.append(f"diagnostic type {diagnostic_type}")
     if not reason:
-        reason, why, conflict_key, conflict_args = _weigh(
-            low, st, code_reason, cls, cmd, in_bounce, bool(reply_code)
-        )
+        reason, why, conflict_key, conflict_args = _weigh(low, st, code_reason, cls, cmd, in_bounce)
         if why:
             evidence.append(why)
 

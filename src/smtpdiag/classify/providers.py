@@ -208,6 +208,10 @@ HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
     (".ezweb.ne.jp", "550 : user unknown", "filtered"),
     (".au.com", ">: user unknown", "userunknown"),
     (".au.com", "550 : user unknown", "filtered"),
+    # AOL's relays report a destination whose MX lookup returns garbage as not accepting mail
+    # (Sisimai's Rhost::Aol).
+    (".aol.com", "type=mx: malformed or unexpected name server reply", "notaccept"),
+    (".aol.com", "host or domain name not found", "hostunknown"),
 )
 
 
