@@ -212,6 +212,30 @@ HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
     # (Sisimai's Rhost::Aol).
     (".aol.com", "type=mx: malformed or unexpected name server reply", "notaccept"),
     (".aol.com", "host or domain name not found", "hostunknown"),
+    # Yahoo Inc. (*.yahoodns.net), as Sisimai's Rhost::YahooInc reads its documented replies: the
+    # [TSS04] volume/complaints deferral refuses the sender, not a listed IP.
+    (".yahoodns.net", "temporarily deferred due to unexpected volume or user complaints", "rejected"),
+    (".yahoodns.net", " will be permanently deferred", "rejected"),
+    (".yahoodns.net", "not accepted for policy reasons", "policyviolation"),
+    (".yahoodns.net", "yahoo requires all senders to authenticate with either spf or dkim", "authfailure"),
+    (".yahoodns.net", "this mailbox is disabled", "suspend"),
+    # Zoho Mail (https://www.zoho.com/mail/help/spam-reason.html; Sisimai's Rhost::Zoho): a message
+    # "flagged as spam" or refused "by destination domain" is a refusal of the sender.
+    (".zoho.com", "email cannot be delivered. reason: email flagged as spam", "rejected"),
+    (".zoho.com", "mail rejected by destination domain", "rejected"),
+    (".zoho.com", "email rejected per dmarc policy", "authfailure"),
+    (".zoho.com", "email policy violation detected", "policyviolation"),
+    # Mimecast's documented SMTP error codes (Sisimai's Rhost::Mimecast): "rejected due to security
+    # policies" is its virus/signature refusal.
+    (".mimecast.com", "email rejected due to security policies", "virusdetected"),
+    (".mimecast.com", "local ct ip reputation - (reject)", "badreputation"),
+    (".mimecast.com", "spf sender invalid - envelope rejected", "authfailure"),
+    (".mimecast.com", "dkim sender invalid - envelope rejected", "authfailure"),
+    (".mimecast.com", "dmarc sender invalid - envelope rejected", "authfailure"),
+    (".mimecast.com", "open relay not allowed", "norelaying"),
+    (".mimecast.com", "anti-spoofing policy - inbound not allowed", "policyviolation"),
+    (".mimecast.com", "message bounced due to content examination policy", "policyviolation"),
+    (".mimecast.com", "maximum email size exceeded", "mesgtoobig"),
 )
 
 
