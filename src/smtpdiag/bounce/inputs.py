@@ -20,8 +20,8 @@ from typing import BinaryIO
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 #: Longest physical line read from an mbox at once; a longer line is read in pieces.
 MAX_LINE_BYTES = 64 * 1024
-#: Files larger than this are read as mbox streams only; a single message this large is cut.
-READ_CHUNK = 1024 * 1024
+#: An mbox-format file up to this size holding a single message is read in one go, not line by line.
+SMALL_MBOX_BYTES = 1024 * 1024
 
 # An mbox "From_" separator: "From " + envelope sender + a date; we demand a year-like number so a
 # body line starting with "From " (unescaped by a sloppy writer) rarely splits a message.
@@ -102,12 +102,29 @@ def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:
     yield last
 
 
+def _unescape_from(data: bytes) -> bytes:
+    """mboxrd un-escaping (">From " -> "From ") of a whole message, as iter_mbox does per line."""
+    if b"\n>" not in data:
+        return data
+    return _ESCAPED_FROM.sub(rb"\1", data)
+
+
+_ESCAPED_FROM = re.compile(rb"(?m)^>(>{0,64}From )")
+
+
 def _read_file(path: str) -> Iterator[InputMessage]:
     try:
         with open(path, "rb") as fh:
             head = fh.read(5)
             fh.seek(0)
             if head == b"From ":
+                small = fh.read(SMALL_MBOX_BYTES + 1)
+                if len(small) <= SMALL_MBOX_BYTES and small.find(b"\nFrom ", 5) < 0:
+                    # one message behind an mbox From_ line (the usual saved bounce): no splitting
+                    body = small[small.find(b"\n") + 1 :] if b"\n" in small else b""
+                    yield InputMessage(path=path, data=_unescape_from(body))
+                    return
+                fh.seek(0)
                 yield from iter_mbox(fh, path)
                 return
             data = fh.read(MAX_MESSAGE_BYTES + 1)
