@@ -222,6 +222,10 @@ def _weigh(
         # the sender (MAIL FROM), where it means the sender was rejected.
         if weak and weak[0] == "rejected" and code_reason == "securityerror" and cmd != "MAIL":
             vague = False
+        if weak and weak[0] == "rejected" and st[2:4] in ("6.", "7.") and cmd != "MAIL":
+            # Nor does it beat a media (X.6.X) or security (X.7.X) class code, even a generic one:
+            # "Recipient address rejected: ..." with 5.6.0 is a content error (Sisimai's reading).
+            weak = None
         if weak and (not code_reason or (vague and not specific)):
             reason, why = weak[0], f"text {weak[1]!r}"
         elif code_reason:

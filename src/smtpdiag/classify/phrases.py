@@ -248,6 +248,8 @@ NORELAYING = ReasonPhrases(
         "open relay",
         "is not a gateway",
         "553 sorry, that domain isn't in my list of allowed rcpthosts",
+        # Amazon SES: the sending identity is not verified, so SES will not relay for it.
+        "email address is not verified.",
     ),
 )
 
@@ -523,7 +525,8 @@ POLICYVIOLATION = ReasonPhrases(
         "content presents a potential security issue",
         "for policy reasons",
         "not accepted for policy",
-        "policy violation",
+        "local policy violation",
+        "protocol violation",
         "violates our policy",
         "violation of our policy",
         "violates policy",
@@ -545,6 +548,9 @@ POLICYVIOLATION = ReasonPhrases(
         "denied by policy",
         "policy restrictions",
         "anti-spoofing policy",
+        # A header the receiving policy refuses (Sisimai reads "header error" as a policy refusal).
+        "header error",
+        "header are not accepted",
     ),
 )
 
@@ -736,7 +742,6 @@ REJECTED = ReasonPhrases(
         "access denied (in reply to mail from command)",
         "access denied (sender blacklisted)",
         "denied [bouncedeny]",
-        "message rejected: email address is not verified",
         "is not a registered gateway user",
         "rejected by recipient domain",
     ),
@@ -1141,7 +1146,7 @@ WEAK_ORDER: Final[tuple[ReasonPhrases, ...]] = (
         ("timed out", "timeout", "lookup failed", "conversation with", "read error", "write error"),
     ),
     ReasonPhrases("expired", ("delay", "will be retried", "time limit", "maximum time")),
-    ReasonPhrases("contenterror", ("mime", "charset", "message body", "header error")),
+    ReasonPhrases("contenterror", ("mime", "charset", "message body")),
     ReasonPhrases("mailererror", ("program", "permission denied", "exit status", "shell", "|")),
     ReasonPhrases("syntaxerror", ("parameter", "argument", "line too long")),
     ReasonPhrases("userunknown", ("does not like recipient",)),  # qmail: the remote refused RCPT
@@ -1164,6 +1169,7 @@ BLOCKED_HOST = ReasonPhrases(
         "your ip address is listed",
         "ip address blacklisted",
         "banned sending ip",
+        "too many unwanted messages have been sent from the following ip address",
     ),
 )
 
