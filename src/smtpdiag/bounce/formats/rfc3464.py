@@ -70,7 +70,13 @@ MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the fai
 
 def _transcript_command(text: str) -> str:
     found = TRANSCRIPT_CMD_RE.findall(text)
-    return str(found[-1]).upper() if found else ""
+    if found:
+        return str(found[-1]).upper()
+    if "<<<" in text and ">>>" not in text and "while talking to" in text:
+        # "... while talking to mx.example.org.:" then "<<< 554 ..." with no command sent: the
+        # server refused at its greeting (Sendmail's transcript of a refused connection).
+        return "CONN"
+    return ""
 
 
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
