@@ -159,3 +159,16 @@ def test_a_verizon_gateway_bounce() -> None:
         "userunknown",
         True,
     )
+
+
+def test_an_au_notice_states_the_account_state_for_all_its_recipients() -> None:
+    raw = (
+        b"From: Postmaster@ezweb.ne.jp\nTo: sender@example.com\n"
+        b"Subject: Mail System Error - Returned Mail\n\n"
+        b"The user(s) account is disabled.\n\n\n"
+        b"<bob@ezweb.ne.jp>: 550 user unknown (in reply to RCPT TO command)\n"
+    )
+    [r] = analyze(raw)
+    assert (r.recipient, r.format, r.reason, r.hardbounce) == ("bob@ezweb.ne.jp", "ezweb", "suspend", False)
+    # The same sentence in another system's notice says nothing.
+    assert reason_hint("postfix", "", "the user(s) account is disabled.") == ""

@@ -135,7 +135,7 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
         f.reason = lda
         f.hardbounce = None
     if not f.reason and fmt in SYSTEM_NAMES:
-        f.reason = systems.reason_hint(fmt, f.diagnostic)
+        f.reason = systems.reason_hint(fmt, f.diagnostic, ctx.text_lower)
     if f.reason:
         reason = f.reason
         hard = (

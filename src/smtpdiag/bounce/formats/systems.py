@@ -33,6 +33,9 @@ class System:
     commands: tuple[tuple[str, str], ...] = ()
     # (phrase, reason): a fixed message of this system whose meaning it documents or always has
     reasons: tuple[tuple[str, str], ...] = ()
+    # True when the system states the reason once for the whole notice, in its own text (not in
+    # each recipient's diagnostic): `reasons` are then looked for in the bounce's text too.
+    reasons_in_text: bool = False
 
 
 SYSTEMS: Final[tuple[System, ...]] = (
@@ -139,7 +142,19 @@ SYSTEMS: Final[tuple[System, ...]] = (
             ("message has exceeded maximum hop count", "networkerror"),
         ),
     ),
-    System("ezweb", from_=("ezweb.ne.jp",)),
+    System(
+        "ezweb",
+        from_=("ezweb.ne.jp",),
+        # au (EZweb) heads its notice with the account's state; the reply quoted below it is
+        # a generic "550 user unknown" whatever the state was.
+        reasons=(
+            ("the user(s) account is disabled.", "suspend"),
+            ("the user(s) account is temporarily limited.", "suspend"),
+            ("the user(s) account is temporarily over quota", "mailboxfull"),
+            ("your message was not delivered within ", "expired"),
+        ),
+        reasons_in_text=True,
+    ),
     System("kddi", from_=("dion.ne.jp", "au.com")),
     System(
         "verizon",
@@ -228,12 +243,18 @@ def command_hint(system: str, diagnostic: str) -> str:
     return ""
 
 
-def reason_hint(system: str, diagnostic: str) -> str:
-    """The reason a system-specific fixed message of the diagnostic names, "" if none."""
+def reason_hint(system: str, diagnostic: str, text_lower: str = "") -> str:
+    """The reason a system-specific fixed message names, "" if none.
+
+    The message is looked for in the diagnostic, and, for a system that states the reason once
+    for the whole notice, in `text_lower` (the bounce's lower-cased text; its head is used).
+    """
     entry = BY_NAME.get(system)
     if entry is None or not entry.reasons:
         return ""
     low = diagnostic.lower()
+    if entry.reasons_in_text and text_lower:
+        low = low + "\n" + text_lower[:HEAD_CHARS]
     for phrase, reason in entry.reasons:
         if phrase in low:
             return reason
