@@ -108,10 +108,7 @@ def test_local_delivery_agent_reading_needs_local_delivery() -> None:
 # -- replies read by who says them ------------------------------------------------------------
 
 AOL_MX = "Name service error for name=example.org type=MX: Malformed or unexpected name server reply"
-YAHOO_TSS04 = (
-    "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or "
-    "user complaints"
-)
+YAHOO_TSS09 = "553 5.7.2 [TSS09] All messages from 192.0.2.1 will be permanently deferred"
 
 
 @pytest.mark.parametrize(
@@ -121,7 +118,7 @@ YAHOO_TSS04 = (
         ("msmx.au.com", "550 : User unknown", "filtered"),
         ("mx.example.net", "550 <bob@ezweb.ne.jp>: User unknown", None),
         ("omr-m1.mx.aol.com", AOL_MX, "notaccept"),
-        ("mta5.am0.yahoodns.net", YAHOO_TSS04, "rejected"),
+        ("mta5.am0.yahoodns.net", YAHOO_TSS09, "rejected"),
         ("mx.zoho.com", "554 5.7.1 Email cannot be delivered. Reason: Email flagged as Spam.", "rejected"),
         ("eu-smtp-1.mimecast.com", "554 Email rejected due to security policies - MCSpam", "virusdetected"),
         ("mx.example.com", "554 Email rejected due to security policies", None),
@@ -129,3 +126,13 @@ YAHOO_TSS04 = (
 )
 def test_provider_replies_by_host(host: str, text: str, reason: str | None) -> None:
     assert host_phrase(host, text) == reason
+
+
+def test_a_refusal_of_the_connection_is_blocked_unless_the_ptr_rule_is_named() -> None:
+    text = (
+        "SMTP error from remote mail server after initial connection: 554 5.7.1 [C14] Missing "
+        "reverse DNS for 192.0.2.1"
+    )
+    assert classify(text, reply_code=554, status="5.7.1", command="CONN", in_bounce=True).reason == "blocked"
+    ptr = "550 5.7.25 Reverse DNS required for 192.0.2.1"
+    assert classify(ptr, reply_code=550, in_bounce=True).reason == "requireptr"

@@ -606,7 +606,10 @@ REQUIREPTR = ReasonPhrases(
         "no rdns",
         "ptr record",
         "no ptr",
-        "reverse dns",
+        "reverse dns failed",
+        "reverse dns required",
+        "fix reverse dns",
+        "no reverse dns",
         "reverse lookup",
         "reverse-dns",
         "reverse dns lookup",
@@ -783,6 +786,8 @@ BLOCKED = ReasonPhrases(
         "not allowed to connect",
         "may not be mail exchanger",
         "refused to talk to me",
+        # Exim: the remote server refused the connection itself.
+        "smtp error from remote mail server after initial connection:",
     ),
 )
 

@@ -212,9 +212,8 @@ HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
     # (Sisimai's Rhost::Aol).
     (".aol.com", "type=mx: malformed or unexpected name server reply", "notaccept"),
     (".aol.com", "host or domain name not found", "hostunknown"),
-    # Yahoo Inc. (*.yahoodns.net), as Sisimai's Rhost::YahooInc reads its documented replies: the
-    # [TSS04] volume/complaints deferral refuses the sender, not a listed IP.
-    (".yahoodns.net", "temporarily deferred due to unexpected volume or user complaints", "rejected"),
+    # Yahoo Inc. (*.yahoodns.net), as Sisimai's Rhost::YahooInc reads its documented replies.
+    # ([TSS04] is left to the knowledge base's Yahoo entry, which explain shares.)
     (".yahoodns.net", " will be permanently deferred", "rejected"),
     (".yahoodns.net", "not accepted for policy reasons", "policyviolation"),
     (".yahoodns.net", "yahoo requires all senders to authenticate with either spf or dkim", "authfailure"),
