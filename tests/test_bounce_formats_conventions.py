@@ -172,3 +172,15 @@ def test_an_au_notice_states_the_account_state_for_all_its_recipients() -> None:
     assert (r.recipient, r.format, r.reason, r.hardbounce) == ("bob@ezweb.ne.jp", "ezweb", "suspend", False)
     # The same sentence in another system's notice says nothing.
     assert reason_hint("postfix", "", "the user(s) account is disabled.") == ""
+
+
+def test_in_a_quoted_session_the_failure_not_the_earlier_success_is_the_reply() -> None:
+    from smtpdiag.bounce.fields import find_reply_code, find_status
+
+    session = (
+        "In: RCPT TO:<bob@example.net> ORCPT=rfc822;bob@example.net Out: 250 2.1.5 Ok In: DATA "
+        "Out: 354 End data with <CR><LF>.<CR><LF> Out: 451 4.3.0 Error: queue file write error"
+    )
+    assert (find_reply_code(session), find_status(session)) == ("451", "4.3.0")
+    # Only a success: it stays the reply (a delivery report).
+    assert (find_reply_code("250 2.1.5 Ok"), find_status("250 2.1.5 Ok")) == ("250", "2.1.5")

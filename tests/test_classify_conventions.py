@@ -136,3 +136,9 @@ def test_a_refusal_of_the_connection_is_blocked_unless_the_ptr_rule_is_named() -
     assert classify(text, reply_code=554, status="5.7.1", command="CONN", in_bounce=True).reason == "blocked"
     ptr = "550 5.7.25 Reverse DNS required for 192.0.2.1"
     assert classify(ptr, reply_code=550, in_bounce=True).reason == "requireptr"
+
+
+def test_an_envelope_address_type_is_not_an_rfc_complaint() -> None:
+    text = "RCPT TO:<bob@example.net> ORCPT=rfc822;bob@example.net 451 4.3.0 Error: queue file write error"
+    assert classify(text, reply_code=451, status="4.3.0", in_bounce=True).reason == "systemerror"
+    assert classify("550 5.6.0 Message is not RFC 5322 compliant", in_bounce=True).reason == "notcompliantrfc"

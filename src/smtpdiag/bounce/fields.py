@@ -107,18 +107,23 @@ def _code_and_status(text: str) -> tuple[str, str] | None:
     """The first reply code + enhanced status pair whose class digits agree (RFC 2034).
 
     "554 4.4.7 Message expired <421 4.4.2 Connection timed out>": the first pair is the relay's own
-    inconsistent summary; the consistent one is what the remote server said.
+    inconsistent summary; the consistent one is what the remote server said. A success (2xx) is
+    passed over when a failure follows: in a quoted session ("Out: 250 2.1.5 Ok ... Out: 451 4.3.0
+    Error") the failure is what the bounce is about.
     """
     first: tuple[str, str] | None = None
+    success: tuple[str, str] | None = None
     for i, m in enumerate(CODE_AND_STATUS_RE.finditer(text)):
         pair = (m.group(1), m.group(2))
         if pair[0][0] == pair[1][0]:
-            return pair
-        if first is None:
+            if pair[0][0] != "2":
+                return pair
+            success = success or pair
+        elif first is None:
             first = pair
         if i >= MAX_PAIRS:
             break
-    return first
+    return success or first
 
 
 def find_reply_code(text: str) -> str:

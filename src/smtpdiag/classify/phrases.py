@@ -815,7 +815,9 @@ NOTCOMPLIANTRFC = ReasonPhrases(
         "rfc 2822",
         "rfc2822",
         "rfc 822",
-        "rfc822",
+        # (not a bare "rfc822": it is the address type of envelope and DSN fields, "ORCPT=rfc822;")
+        "not rfc822 compliant",
+        "rfc822 compliant",
         "not rfc compliant",
         "non-compliant",
         "duplicate header",
