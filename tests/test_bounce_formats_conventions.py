@@ -184,3 +184,23 @@ def test_in_a_quoted_session_the_failure_not_the_earlier_success_is_the_reply() 
     assert (find_reply_code(session), find_status(session)) == ("451", "4.3.0")
     # Only a success: it stays the reply (a delivery report).
     assert (find_reply_code("250 2.1.5 Ok"), find_status("250 2.1.5 Ok")) == ("250", "2.1.5")
+
+
+def test_status_field_or_reply_code_preference() -> None:
+    from smtpdiag.bounce.pipeline import prefer_status
+
+    # Classes differ: the one the reply code shares.
+    assert prefer_status("5.0.0", "4.2.2", "452") == "4.2.2"
+    assert prefer_status("4.4.7", "5.1.1", "421") == "4.4.7"
+    # A generic field yields to a specific code; a generic code to a specific field.
+    assert prefer_status("5.0.0", "5.1.1", "550") == "5.1.1"
+    assert prefer_status("5.2.0", "5.2.2", "552") == "5.2.2"
+    assert prefer_status("5.2.2", "5.0.0", "552") == "5.2.2"
+    # A relay's "5.1.1" summary yields to what the remote server said...
+    assert prefer_status("5.1.1", "5.7.1", "550") == "5.7.1"
+    # ... and the queue's 4.4.7 and a system 5.3.Z field yield too; otherwise the field stands.
+    assert prefer_status("4.4.7", "4.4.2", "421") == "4.4.2"
+    assert prefer_status("5.3.0", "5.2.2", "552") == "5.2.2"
+    assert prefer_status("5.2.2", "5.7.1", "550") == "5.2.2"
+    assert prefer_status("", "5.1.1", "550") == "5.1.1"
+    assert prefer_status("5.1.1", "", "") == "5.1.1"

@@ -109,17 +109,32 @@ def _recipients_of_original(ctx: Context) -> list[Facts]:
 def prefer_status(field_status: str, diag_status: str, reply: str) -> str:
     """Choose between the Status: field and the code the remote server wrote in its reply.
 
-    The remote server's code is preferred when the field is empty or generic (X.0.0), when the
-    field only says the queue gave up (X.4.7), or when the field's class disagrees with the
-    reply code while the remote's agrees.
+    Sisimai's order of preference: when their classes differ, the one whose class the reply
+    code shares; a generic field (X.0.0, or X.Y.0 / X.0.Z against a specific code) yields to the
+    reply's code, a generic reply code to the field; the queue's "4.4.7" and a mail-system
+    "5.3.Z" field yield; a "5.1.1" field yields to a specific code in the reply (the relay's
+    summary of a refusal the remote server explained better).
     """
-    if not diag_status or diag_status == field_status:
-        return field_status or diag_status
-    if not field_status:
+    if len(field_status) < 5:
+        return diag_status or field_status
+    if len(diag_status) < 5 or diag_status == field_status:
+        return field_status
+    if reply[:1] in ("2", "4", "5") and field_status[0] != diag_status[0]:
+        if reply[0] == field_status[0]:
+            return field_status
+        if reply[0] == diag_status[0]:
+            return diag_status
+    if ".0.0" in field_status:
+        return field_status if ".0.0" in diag_status else diag_status
+    if ".0" in field_status and ".0" not in diag_status:
         return diag_status
-    if field_status[2:] == "0.0" or field_status[2:] == "4.7":
+    if ".0.0" in diag_status:
+        return field_status
+    if field_status == "4.4.7" or field_status.startswith("5.3."):
         return diag_status
-    if reply and field_status[0] != reply[0] and diag_status[0] == reply[0]:
+    if field_status == "5.1.1":
+        return field_status if ".0" in diag_status else diag_status
+    if field_status == "5.1.3" and diag_status.startswith("5.7."):
         return diag_status
     return field_status
 
