@@ -204,3 +204,26 @@ def test_status_field_or_reply_code_preference() -> None:
     assert prefer_status("5.2.2", "5.7.1", "550") == "5.2.2"
     assert prefer_status("", "5.1.1", "550") == "5.1.1"
     assert prefer_status("5.1.1", "", "") == "5.1.1"
+
+
+FML_NOTICE = (
+    b"From: list-admin@example.org\nTo: poster@example.com\n"
+    b"Subject: You poster@example.com are not member (list ML)\n"
+    b"Message-ID: <200504292334.FMLAAAA0001.list@example.org>\n"
+    b"X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\n\n"
+    b"You are not a member of this mailing list <list@example.org>.\n\n"
+    b"Original mail as follows:\n\nFrom: poster@example.com\nSubject: hello\n"
+)
+
+
+def test_an_fml_notice_is_read_by_its_words() -> None:
+    [r] = analyze(FML_NOTICE)
+    assert (r.recipient, r.format, r.reason, r.hardbounce) == ("list@example.org", "fml", "rejected", False)
+    loop = FML_NOTICE.replace(
+        b"You poster@example.com are not member (list ML)", b"Loop Alert: dup (list ML)"
+    )
+    loop = loop.replace(b"You are not a member of this mailing list", b"Duplicated Message-ID in")
+    [r2] = analyze(loop)
+    assert r2.reason == "systemerror"
+    # Without fml's marks it is not fml's notice.
+    assert all(r.format != "fml" for r in analyze(FML_NOTICE.replace(b"X-MLServer", b"X-Other")))
