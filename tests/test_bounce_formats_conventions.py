@@ -134,6 +134,7 @@ def test_mail_systems_fixed_messages() -> None:
     )
     assert reason_hint("verizon", "550 - Requested action not taken: no such user here") == "userunknown"
     assert reason_hint("notes", "User bob (bob@example.net) not listed in Domino Directory") == "userunknown"
+    assert reason_hint("notes", "bob@example.net\nディレクトリのリストにありません") == "userunknown"
     assert reason_hint("imailserver", "Unknown user: bob@example.net") == "userunknown"
     google = (
         "Your message wasn't delivered to bob@example.net because the address couldn't be found. "

@@ -137,6 +137,9 @@ SYSTEMS: Final[tuple[System, ...]] = (
             ("user not listed in public name & address book", "userunknown"),
             ("not listed in domino directory", "userunknown"),
             ("non répertorié dans l'annuaire domino", "userunknown"),
+            # the Japanese Notes client's "not in the directory list" (Sisimai's own test label
+            # says onhold there only because it fails to decode the text; we read it)
+            ("ディレクトリのリストにありません", "userunknown"),
             ("cannot route mail to user", "filtered"),
             ("several matches found in domino directory", "systemerror"),
             ("message has exceeded maximum hop count", "networkerror"),
