@@ -123,3 +123,14 @@ def test_mbox_streaming_reads_one_message_at_a_time() -> None:
     first = next(iter_mbox(stream, "s"))
     assert first.data.startswith(b"From: a@")
     assert CountingStream.lines_read < 20
+
+
+def test_dated_from_line_splits_even_without_a_blank_line() -> None:
+    data = (
+        b"From MAILER-DAEMON  Thu Jul  2 12:05:05 2020\nSubject: one\n\n--b--\n"
+        b"From double-bounce@example.com  Thu Jul  2 12:05:05 2020\nSubject: two\n\nbody\n"
+        b"From the 2020 report we learn nothing\n"  # no asctime date: not a separator here
+    )
+    got = list(iter_mbox(io.BytesIO(data), "s"))
+    assert [m.source for m in got] == ["s:1", "s:2"]
+    assert got[1].data.startswith(b"Subject: two") and b"From the 2020 report" in got[1].data

@@ -48,8 +48,26 @@ class InputError(Exception):
     """An input path that cannot be used at all (does not exist, unreadable)."""
 
 
-def is_mbox_separator(line: bytes) -> bool:
-    return line.startswith(b"From ") and _FROM_LINE.match(line[:1024]) is not None
+# A From_ line carrying a full asctime() date ("From sender  Thu Jul  2 12:05:05 2020"): specific
+# enough to separate messages even where the writer left out the blank line before it.
+_FROM_LINE_DATED = re.compile(
+    rb"^From \S{1,512} {1,4}(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
+    rb"|Nov|Dec) [ \d]\d \d\d:\d\d(?::\d\d)? (?:[A-Z]{3,5} )?\d{4}\s*$"
+)
+
+
+def is_mbox_separator(line: bytes, after_blank_line: bool = True) -> bool:
+    """Whether `line` starts a new message of an mbox.
+
+    After a blank line (where mbox writers put separators) any From_ line with a year counts;
+    elsewhere only one with a complete asctime() date does.
+    """
+    if not line.startswith(b"From "):
+        return False
+    head = line[:1024]
+    if after_blank_line:
+        return _FROM_LINE.match(head) is not None
+    return _FROM_LINE_DATED.match(head) is not None
 
 
 def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:
@@ -72,7 +90,7 @@ def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:
         line = stream.readline(MAX_LINE_BYTES)
         if not line:
             break
-        if previous_blank and is_mbox_separator(line):
+        if is_mbox_separator(line, after_blank_line=previous_blank or count == 0):
             if count:
                 if pending is not None:
                     yield pending
