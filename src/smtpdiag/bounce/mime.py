@@ -101,6 +101,14 @@ def decode_header(value: object) -> str:
     return " ".join("".join(out).split())
 
 
+def _first_raw(msg: Message, name: str) -> str | None:
+    """The first raw value of a header field (what `Message.get` fetches), without the fetch policy."""
+    for k, v in msg.raw_items():
+        if k.lower() == name:
+            return v
+    return None
+
+
 def part_text(part: Message) -> str:
     """The decoded text of one non-multipart MIME part."""
     try:
@@ -108,7 +116,13 @@ def part_text(part: Message) -> str:
     except Exception:
         payload = None
     if isinstance(payload, bytes):
-        cs = part.get_content_charset() or part.get_param("charset")
+        # Both lookups parse every Content-Type parameter; with no "charset" in the raw field
+        # value (all ASCII, so what get_param parses) neither can find one.
+        ctype_raw = _first_raw(part, "content-type")
+        if ctype_raw is None or (ctype_raw.isascii() and "charset" not in ctype_raw.lower()):
+            cs = None
+        else:
+            cs = part.get_content_charset() or part.get_param("charset")
         text = decode_bytes(payload, cs if isinstance(cs, str) else None)
     else:
         raw = part.get_payload()
@@ -188,7 +202,7 @@ def walk_parts(msg: Message) -> Parts:
     while stack and seen < MAX_PARTS:
         part = stack.pop(0)
         seen += 1
-        ctype = part.get_content_type()
+        ctype = fastmime.content_type(part)
         out.content_types.append(ctype)
         if ctype in ("message/delivery-status", "message/global-delivery-status", GLOBAL_DSN_TEXT_TYPE):
             out.status_blocks.append(_status_text(part))

@@ -12,6 +12,10 @@ def detect(ctx: Context) -> bool:
     if ctx.parts.feedback_report:
         return True
     if "multipart/report" in ctx.parts.content_types[:1]:
+        # get_param parses every parameter; a value not naming report-type cannot have it
+        raw = ctx.raw_headers.get("content-type", "")
+        if isinstance(raw, str) and raw.isascii() and "report-type" not in raw.lower():
+            return False
         return (ctx.msg.get_param("report-type") or "") == "feedback-report"
     return is_unsubscribe_request(ctx)
 

@@ -51,15 +51,39 @@ class Context:
         self.parts = parts
 
     @cached_property
+    def raw_headers(self) -> dict[str, str]:
+        """The first raw value of each of the bounce's own header fields, by lower-cased name.
+
+        Built in one pass: `Message.get` lower-cases every field name on every call, and the
+        format modules ask for a dozen fields per message.
+        """
+        first: dict[str, str] = {}
+        for k, v in self.msg.raw_items():
+            first.setdefault(k.lower(), v)
+        return first
+
+    @cached_property
     def header_names(self) -> frozenset[str]:
         """The (lower-cased) names of the bounce's own header fields."""
-        return frozenset(k.lower() for k in self.msg)
+        return frozenset(self.raw_headers)
+
+    @cached_property
+    def _decoded(self) -> dict[str, str]:
+        return {}
 
     def header(self, name: str) -> str:
-        if name.lower() not in self.header_names:
+        key = name.lower()
+        done = self._decoded.get(key)
+        if done is not None:
+            return done
+        v: object = self.raw_headers.get(key)
+        if v is None:
             return ""
-        v = self.msg.get(name)
-        return decode_header(v) if v is not None else ""
+        if not (isinstance(v, str) and v.isascii()):
+            # 8-bit bytes (surrogate escapes): compat32's fetch turns them into a Header object
+            v = self.msg.get(name)
+        out = self._decoded[key] = decode_header(v) if v is not None else ""
+        return out
 
     @cached_property
     def subject(self) -> str:
