@@ -11,11 +11,12 @@ from __future__ import annotations
 import codecs
 import email
 import email.header
+import itertools
 import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
-from typing import Final
+from typing import Any, Final
 
 from smtpdiag.bounce import fastmime
 
@@ -187,9 +188,12 @@ ORIGINAL_FIELDS: Final = frozenset({"message-id", "from", "to", "subject", "date
 def _headers_text(msg: Message) -> str:
     """The fields of a returned message that bounce analysis reports (not its Received trail)."""
     lines = []
-    for k, v in msg.items()[:200]:
+    # raw_items + the policy's fetch for the few fields kept is what items() gives for them,
+    # without fetching (sanitizing) every field of a long Received trail.
+    fetch = msg.policy.header_fetch_parse
+    for k, v in itertools.islice(msg.raw_items(), 200):
         if k.lower() in ORIGINAL_FIELDS:
-            lines.append(f"{k}: {decode_header(v)}")
+            lines.append(f"{k}: {decode_header(fetch(k, v))}")
     return "\n".join(lines)
 
 
@@ -289,13 +293,20 @@ def _status_text(part: Message) -> str:
         blocks = []
         for block in payload:
             if isinstance(block, Message):
-                blocks.append("\n".join(f"{k}: {_unescape(decode_header(v))}" for k, v in block.items()))
+                blocks.append("\n".join([f"{k}: {_field_text(block, k, v)}" for k, v in block.raw_items()]))
                 rest = block.get_payload()
                 if isinstance(rest, str) and rest.strip():
                     # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
                     blocks.append(_unescape(rest).replace("\r\n", "\n"))
         return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
     return part_text(part)
+
+
+def _field_text(block: Message, name: str, raw: Any) -> str:
+    """The decoded value of one field of a status block (as read through `block.items()`)."""
+    if isinstance(raw, str) and raw.isascii():
+        return decode_header(raw)  # ASCII: the fetch policy returns it unchanged, no 8-bit to undo
+    return _unescape(decode_header(block.policy.header_fetch_parse(name, raw)))
 
 
 SURROGATE_RE: Final = re.compile("[\udc80-\udcff]")

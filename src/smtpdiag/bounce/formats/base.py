@@ -11,9 +11,10 @@ Modules are tried in the order of `formats.MODULES`; the first one that returns 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
-from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
 
 from smtpdiag.bounce.fields import parse_field_blocks
 from smtpdiag.bounce.mime import Parts, decode_header
@@ -38,6 +39,34 @@ class Facts:
     feedbacktype: str = ""
     hardbounce: bool | None = None  # set only when a format knows it
     vendor: str = ""
+
+
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):
+    """`functools.cached_property` without its lock (Python 3.11 takes an RLock on every first
+    access; a Context is used by one thread and builds about ten of these per message).
+
+    The value is stored in the instance's __dict__ under the function's name, so later reads
+    find it there and never call the descriptor again (it defines no __set__).
+    """
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name: str = func.__name__
+        self.__doc__ = func.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 MAX_INLINE_HEADER_LINES = 200  # lines of an inline returned message's header block read
