@@ -12,9 +12,12 @@ def detect(ctx: Context) -> bool:
     if ctx.parts.feedback_report:
         return True
     if "multipart/report" in ctx.parts.content_types[:1]:
-        # get_param parses every parameter; a value not naming report-type cannot have it
+        # get_param parses every parameter. In an ASCII field value without RFC 2231 ("*") or
+        # quoted-pair ("\\") escapes, the parameter's value is a substring of the field as written:
+        # when "feedback-report" is not there, get_param cannot return it.
         raw = ctx.raw_headers.get("content-type", "")
-        if isinstance(raw, str) and raw.isascii() and "report-type" not in raw.lower():
+        simple = isinstance(raw, str) and raw.isascii() and "*" not in raw and "\\" not in raw
+        if simple and "feedback-report" not in raw.lower():
             return False
         return (ctx.msg.get_param("report-type") or "") == "feedback-report"
     return is_unsubscribe_request(ctx)

@@ -1,0 +1,121 @@
+"""The bounce pipeline's speed shortcuts give what the stdlib calls they skip would give.
+
+Each shortcut (pre-checks on a raw Content-Type, header values read from `raw_items`, the
+content type remembered at parse time) is compared with the `email.message.Message` answer.
+"""
+
+from __future__ import annotations
+
+import email
+from email.message import Message
+from email.policy import compat32
+
+import pytest
+
+from smtpdiag.bounce import fastmime
+from smtpdiag.bounce.formats import arf
+from smtpdiag.bounce.formats.base import Context
+from smtpdiag.bounce.mime import _headers_text, _status_text, part_text, walk_parts
+
+REPORT_TYPES = [
+    'multipart/report; report-type=feedback-report; boundary="b"',
+    'multipart/report; report-type="feedback-report"; boundary="b"',
+    'multipart/report; REPORT-TYPE=feedback-report; boundary="b"',
+    'multipart/report; report-type="feedback\\-report"; boundary="b"',  # quoted-pair
+    'multipart/report; report-type*0="feedback-"; report-type*1="report"; boundary="b"',  # RFC 2231
+    "multipart/report; report-type*=us-ascii''feedback%2Dreport; boundary=\"b\"",
+    'multipart/report; report-type=delivery-status; boundary="b"',
+    'multipart/report; boundary="b"',
+    'multipart/report; report-type=Feedback-Report; boundary="b"',
+]
+
+
+def _report(content_type: str) -> bytes:
+    return (
+        f"From: a@example.org\nContent-Type: {content_type}\n\n"
+        "--b\nContent-Type: text/plain\n\nhello\n--b--\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("ctype", REPORT_TYPES)
+def test_arf_detect_agrees_with_get_param(ctype: str) -> None:
+    msg = fastmime.message_from_bytes(_report(ctype))
+    ctx = Context(msg, walk_parts(msg))
+    expected = (msg.get_param("report-type") or "") == "feedback-report"
+    assert arf.detect(ctx) is expected or (not expected and arf.is_unsubscribe_request(ctx))
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        None,
+        "text/plain",
+        "text/plain; charset=koi8-r",
+        'text/plain; CHARSET="utf-8"',
+        "text/plain; charset*=utf-8''utf-8",
+        "text/plain; format=flowed",
+    ],
+)
+def test_part_text_charset_shortcut(ctype: str | None) -> None:
+    body = "Привет".encode("koi8-r")
+    head = b"" if ctype is None else f"Content-Type: {ctype}\n".encode()
+    part = email.message_from_bytes(head + b"Content-Transfer-Encoding: 8bit\n\n" + body, policy=compat32)
+    cs = part.get_content_charset() or part.get_param("charset")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    from smtpdiag.bounce.mime import decode_bytes
+
+    assert part_text(part) == decode_bytes(payload, cs if isinstance(cs, str) else None)
+
+
+def test_context_headers_match_message_get() -> None:
+    raw = (
+        b"From: =?utf-8?b?0J/RgNC40LLQtdGC?= <a@example.org>\n"
+        b"Subject: caf\xc3\xa9 au lait\n"
+        b"X-Mailer: One\nX-Mailer: Two\n"
+        b"To:  b@example.org,\n  c@example.org\n\nbody\n"
+    )
+    msg = fastmime.message_from_bytes(raw)
+    ctx = Context(msg, walk_parts(msg))
+    from smtpdiag.bounce.mime import decode_header
+
+    for name in ("From", "subject", "X-Mailer", "To", "Missing"):
+        value = msg.get(name)
+        assert ctx.header(name) == (decode_header(value) if value is not None else "")
+        assert ctx.header(name) == ctx.header(name)  # memoised answer stays the same
+    assert ctx.header_names == frozenset(k.lower() for k in msg)
+
+
+def test_status_and_original_fields_match_items() -> None:
+    raw = (
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+        b"--b\nContent-Type: message/delivery-status\n\n"
+        b"Reporting-MTA: dns; mx.example.org\n\n"
+        b"Final-Recipient: rfc822; b\xc3\xa9@example.org\nAction: failed\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1\n  user   unknown\n\n"
+        b"--b\nContent-Type: message/rfc822\n\n"
+        b"Received: from a\nReceived: from b\nSubject: =?utf-8?q?caf=C3=A9?=\nFrom: a@example.org\n\nhi\n"
+        b"--b--\n"
+    )
+    msg = fastmime.message_from_bytes(raw)
+    status, original = msg.get_payload()[0], msg.get_payload()[1]
+    from smtpdiag.bounce.mime import _unescape, decode_header
+
+    blocks = status.get_payload()
+    expected = "\n\n".join(
+        "\n".join(f"{k}: {_unescape(decode_header(v))}" for k, v in b.items()) for b in blocks
+    )
+    assert _status_text(status) == expected
+    assert "Diagnostic-Code: smtp; 550 5.1.1 user unknown" in expected
+    inner = original.get_payload()[0]
+    assert _headers_text(inner) == "Subject: café\nFrom: a@example.org"
+
+
+def test_remembered_content_type_is_the_messages_own() -> None:
+    raw = _report('multipart/report; report-type=delivery-status; boundary="b"')
+    msg = fastmime.message_from_bytes(raw)
+    for part in msg.walk():
+        assert fastmime.content_type(part) == part.get_content_type()
+    plain = Message()  # built elsewhere: nothing remembered, the message is asked
+    plain["Content-Type"] = "text/html"
+    assert fastmime.content_type(plain) == "text/html"
