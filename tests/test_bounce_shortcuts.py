@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 from email.message import Message
 from email.policy import compat32
+from pathlib import Path
 
 import pytest
 
@@ -111,11 +112,23 @@ def test_status_and_original_fields_match_items() -> None:
     assert _headers_text(inner) == "Subject: café\nFrom: a@example.org"
 
 
+CORPUS = Path(__file__).parent / "data" / "bounces" / "emails"
+
+
 def test_remembered_content_type_is_the_messages_own() -> None:
-    raw = _report('multipart/report; report-type=delivery-status; boundary="b"')
-    msg = fastmime.message_from_bytes(raw)
-    for part in msg.walk():
-        assert fastmime.content_type(part) == part.get_content_type()
+    odd = [
+        _report('multipart/report; report-type=delivery-status; boundary="b"'),
+        b"Content-Type: TEXT/Plain ; charset=x\n\nbody\n",
+        b"Content-Type: text\n\nbody\n",
+        b"Content-Type: a/b/c\n\nbody\n",
+        b"Content-Type:\n  text/html\n\nbody\n",
+        b"Content-Type: text/h\xc3\xa9ml\n\nbody\n",
+        b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nFrom: x\n\nhi\n--d--\n",
+    ]
+    for raw in odd + [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))]:
+        msg = fastmime.message_from_bytes(raw)
+        for part in msg.walk():
+            assert fastmime.content_type(part) == part.get_content_type()
     plain = Message()  # built elsewhere: nothing remembered, the message is asked
     plain["Content-Type"] = "text/html"
     assert fastmime.content_type(plain) == "text/html"

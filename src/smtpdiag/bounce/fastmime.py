@@ -57,6 +57,23 @@ def content_type(msg: Message) -> str:
     return ctype if isinstance(ctype, str) else msg.get_content_type()
 
 
+def _content_type_of(msg: Message) -> str:
+    """`msg.get_content_type()` for a message just parsed, without the fetch-policy round trip.
+
+    The same steps on the first Content-Type field: the part before ";", stripped and
+    lower-cased, "text/plain" unless it has exactly one "/", the default type when the field is
+    missing. A non-ASCII value (8-bit bytes, which compat32 fetches as a Header) is left to
+    `get_content_type` itself.
+    """
+    for name, value in vars(msg)["_headers"]:
+        if name.lower() == "content-type":
+            if not (isinstance(value, str) and value.isascii()):
+                return msg.get_content_type()
+            ctype: str = value.partition(";")[0].strip().lower()
+            return ctype if ctype.count("/") == 1 else "text/plain"
+    return msg.get_default_type()
+
+
 class _Fallback(Exception):
     """The message needs the stdlib parser (a case this module does not reproduce)."""
 
@@ -217,7 +234,7 @@ class _Parser:
             raise _Fallback
         msg = self._new(digest_child)
         body = self._headers(msg, pos, end)
-        ctype = msg.get_content_type()
+        ctype = _content_type_of(msg)
         # remembered for mime.walk_parts, which would otherwise look it up again (see content_type)
         vars(msg)[CTYPE_ATTR] = ctype
         if ctype == "message/delivery-status":
