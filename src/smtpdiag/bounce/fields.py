@@ -47,7 +47,7 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
     last = ""
     for raw in text.splitlines():
         line = raw.rstrip()
-        if not line.strip():
+        if not line:  # blank (rstrip left nothing of a whitespace-only line)
             if cur:
                 blocks.append(cur)
                 cur, last = {}, ""
