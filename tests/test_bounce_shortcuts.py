@@ -132,3 +132,35 @@ def test_remembered_content_type_is_the_messages_own() -> None:
     plain = Message()  # built elsewhere: nothing remembered, the message is asked
     plain["Content-Type"] = "text/html"
     assert fastmime.content_type(plain) == "text/html"
+
+
+BOUNDARY_TYPES = [
+    'multipart/mixed; boundary="abc"',
+    "multipart/mixed; boundary=abc",
+    "multipart/mixed;\n\tBOUNDARY = abc ",
+    'multipart/mixed; boundary="a b; c"',
+    'multipart/mixed; boundary=""',
+    'multipart/mixed; boundary="ab\\"c"',
+    'multipart/mixed; boundary="abc  "',
+    "multipart/mixed; boundary=<abc>",
+    "multipart/mixed; boundary*0=ab; boundary*1=c",
+    "multipart/mixed; charset=x; boundary=a=b",
+    'multipart/mixed; x="q"; boundary=abc',
+    'multipart/mixed; boundary=ab"c"',
+    "multipart/mixed; boundary",
+    "multipart/mixed; boundary=one; boundary=two",
+    "multipart/mixed",
+    "multipart/mixed;;boundary=abc;",
+]
+
+
+@pytest.mark.parametrize("ctype", BOUNDARY_TYPES)
+def test_boundary_shortcut_agrees_with_get_boundary(ctype: str) -> None:
+    msg = email.message_from_string(f"Content-Type: {ctype}\n\nbody\n", policy=compat32)
+    assert fastmime._boundary_of(msg) == msg.get_boundary()
+
+
+def test_boundary_shortcut_on_the_corpus() -> None:
+    for path in sorted(CORPUS.glob("*.eml")):
+        for part in fastmime.message_from_bytes(path.read_bytes()).walk():
+            assert fastmime._boundary_of(part) == part.get_boundary(), path.name

@@ -74,6 +74,40 @@ def _content_type_of(msg: Message) -> str:
     return msg.get_default_type()
 
 
+def _boundary_of(msg: Message) -> str | None:
+    """`msg.get_boundary()`, read directly from a plain Content-Type value.
+
+    get_boundary parses, RFC 2231-decodes, quotes and unquotes every parameter. For an ASCII
+    value without backslashes, "*", "<" and with at most one quoted string that holds no ";",
+    that all reduces to: split on ";", the first parameter named "boundary", its value
+    stripped, its surrounding quotes removed, trailing blanks removed. Anything else goes to
+    get_boundary (tests/test_bounce_shortcuts.py compares the two).
+    """
+    raw = None
+    for name, value in vars(msg)["_headers"]:
+        if name.lower() == "content-type":
+            raw = value
+            break
+    if not (isinstance(raw, str) and raw.isascii()) or "\\" in raw or "*" in raw or "<" in raw:
+        return msg.get_boundary()
+    quotes = raw.count('"')
+    if quotes == 2:
+        first = raw.find('"')
+        if ";" in raw[first : raw.find('"', first + 1)]:
+            return msg.get_boundary()
+    elif quotes:
+        return msg.get_boundary()
+    for param in raw.split(";")[1:]:
+        key, eq, value = param.partition("=")
+        if key.strip().lower() != "boundary":
+            continue
+        value = value.strip()
+        if not eq or ('"' in value and not (len(value) >= 2 and value[0] == value[-1] == '"')):
+            return msg.get_boundary()
+        return (value[1:-1] if value[:1] == '"' else value).rstrip()
+    return None
+
+
 class _Fallback(Exception):
     """The message needs the stdlib parser (a case this module does not reproduce)."""
 
@@ -252,7 +286,7 @@ class _Parser:
 
     def _multipart(self, msg: Message, ctype: str, pos: int, end: int, depth: int) -> None:
         text = self.text
-        boundary = msg.get_boundary()
+        boundary = _boundary_of(msg)
         if boundary is None:
             msg.set_payload(text[pos:end])
             return
