@@ -55,6 +55,11 @@ def test_arf_detect_agrees_with_get_param(ctype: str) -> None:
         'text/plain; CHARSET="utf-8"',
         "text/plain; charset*=utf-8''utf-8",
         "text/plain; format=flowed",
+        'text/plain; charset="KOI8-R"; format=flowed',
+        "text/plain; charset=",
+        'text/plain; charset=""',
+        'text/plain; name="a;b"; charset=koi8-r',
+        "text/plain; charset=koi8-r; charset=utf-8",
     ],
 )
 def test_part_text_charset_shortcut(ctype: str | None) -> None:
@@ -164,3 +169,12 @@ def test_boundary_shortcut_on_the_corpus() -> None:
     for path in sorted(CORPUS.glob("*.eml")):
         for part in fastmime.message_from_bytes(path.read_bytes()).walk():
             assert fastmime._boundary_of(part) == part.get_boundary(), path.name
+
+
+@pytest.mark.parametrize("ctype", BOUNDARY_TYPES + REPORT_TYPES)
+@pytest.mark.parametrize("name", ["boundary", "charset", "report-type"])
+def test_plain_param_agrees_with_get_param(ctype: str, name: str) -> None:
+    msg = email.message_from_string(f"Content-Type: {ctype}\n\nbody\n", policy=compat32)
+    plain, value = fastmime.plain_param(msg.get("content-type"), name)
+    if plain:
+        assert value == msg.get_param(name)

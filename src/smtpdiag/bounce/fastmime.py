@@ -74,38 +74,47 @@ def _content_type_of(msg: Message) -> str:
     return msg.get_default_type()
 
 
-def _boundary_of(msg: Message) -> str | None:
-    """`msg.get_boundary()`, read directly from a plain Content-Type value.
+def plain_param(raw: object, name: str) -> tuple[bool, str | None]:
+    """(True, `Message.get_param(name)`) read directly from a plain Content-Type value `raw`.
 
-    get_boundary parses, RFC 2231-decodes, quotes and unquotes every parameter. For an ASCII
+    get_param parses, RFC 2231-decodes, quotes and unquotes every parameter. For an ASCII
     value without backslashes, "*", "<" and with at most one quoted string that holds no ";",
-    that all reduces to: split on ";", the first parameter named "boundary", its value
-    stripped, its surrounding quotes removed, trailing blanks removed. Anything else goes to
-    get_boundary (tests/test_bounce_shortcuts.py compares the two).
+    that all reduces to: split on ";", the first parameter called `name` (lower case), its
+    value stripped and its surrounding quotes removed; None when there is none. For any other
+    value: (False, None), and the caller asks the message (tests/test_bounce_shortcuts.py
+    compares the two).
     """
+    if not (isinstance(raw, str) and raw.isascii()) or "\\" in raw or "*" in raw or "<" in raw:
+        return False, None
+    quotes = raw.count('"')
+    if quotes == 2:
+        first = raw.find('"')
+        if ";" in raw[first : raw.find('"', first + 1)]:
+            return False, None
+    elif quotes:
+        return False, None
+    for param in raw.split(";")[1:]:
+        key, eq, value = param.partition("=")
+        if key.strip().lower() != name:
+            continue
+        value = value.strip()
+        if not eq or ('"' in value and not (len(value) >= 2 and value[0] == value[-1] == '"')):
+            return False, None
+        return True, value[1:-1] if value[:1] == '"' else value
+    return True, None
+
+
+def _boundary_of(msg: Message) -> str | None:
+    """`msg.get_boundary()`: for a plain Content-Type, its boundary parameter less trailing blanks."""
     raw = None
     for name, value in vars(msg)["_headers"]:
         if name.lower() == "content-type":
             raw = value
             break
-    if not (isinstance(raw, str) and raw.isascii()) or "\\" in raw or "*" in raw or "<" in raw:
+    plain, boundary = plain_param(raw, "boundary")
+    if not plain:
         return msg.get_boundary()
-    quotes = raw.count('"')
-    if quotes == 2:
-        first = raw.find('"')
-        if ";" in raw[first : raw.find('"', first + 1)]:
-            return msg.get_boundary()
-    elif quotes:
-        return msg.get_boundary()
-    for param in raw.split(";")[1:]:
-        key, eq, value = param.partition("=")
-        if key.strip().lower() != "boundary":
-            continue
-        value = value.strip()
-        if not eq or ('"' in value and not (len(value) >= 2 and value[0] == value[-1] == '"')):
-            return msg.get_boundary()
-        return (value[1:-1] if value[:1] == '"' else value).rstrip()
-    return None
+    return None if boundary is None else boundary.rstrip()
 
 
 class _Fallback(Exception):

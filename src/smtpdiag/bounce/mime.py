@@ -117,11 +117,13 @@ def part_text(part: Message) -> str:
     except Exception:
         payload = None
     if isinstance(payload, bytes):
-        # Both lookups parse every Content-Type parameter; with no "charset" in the raw field
-        # value (all ASCII, so what get_param parses) neither can find one.
+        # Both lookups parse every Content-Type parameter; a plain value is read directly
+        # (for an ASCII name, get_content_charset is get_param lower-cased).
         ctype_raw = _first_raw(part, "content-type")
-        if ctype_raw is None or (ctype_raw.isascii() and "charset" not in ctype_raw.lower()):
-            cs = None
+        plain, charset = (True, None) if ctype_raw is None else fastmime.plain_param(ctype_raw, "charset")
+        cs: object
+        if plain:
+            cs = (charset.lower() or charset) if charset is not None else None
         else:
             cs = part.get_content_charset() or part.get_param("charset")
         text = decode_bytes(payload, cs if isinstance(cs, str) else None)
