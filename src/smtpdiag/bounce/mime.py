@@ -306,8 +306,10 @@ def _status_text(part: Message) -> str:
 
 def _field_text(block: Message, name: str, raw: Any) -> str:
     """The decoded value of one field of a status block (as read through `block.items()`)."""
-    if isinstance(raw, str) and raw.isascii():
-        return decode_header(raw)  # ASCII: the fetch policy returns it unchanged, no 8-bit to undo
+    if isinstance(raw, str) and raw.isascii() and "=?" not in raw:
+        # ASCII: the fetch policy returns it unchanged; without encoded-words decoding adds no
+        # 8-bit text either, so there is nothing to unescape
+        return decode_header(raw)
     return _unescape(decode_header(block.policy.header_fetch_parse(name, raw)))
 
 
