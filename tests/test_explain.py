@@ -285,3 +285,25 @@ def test_provider_error_code_leads_the_explanation() -> None:
     d = explain("550 5.7.1 Message rejected OFR_416", "en")
     assert (d.vendor, d.vendor_name, d.reason, d.hardbounce) == ("orange", "Orange", "userunknown", True)
     assert any("Orange" in n and "own error code" in n for n in d.notes)
+
+
+def test_two_form_retry_advice_keeps_the_form_of_the_reply() -> None:
+    from smtpdiag.explain import advice_for_class
+
+    both = "5.7.1: not until the reason is fixed. 4.7.1: a temporary deferral; it often passes."
+    assert advice_for_class(both, "5") == "Not until the reason is fixed."
+    assert advice_for_class(both, "4") == "A temporary deferral; it often passes."
+    ru = "4.3.2 — да, позже. 5.3.2 (часто с 521) — нет, сервер не принимает почту."
+    assert advice_for_class(ru, "5") == "Нет, сервер не принимает почту."
+    single = "Not as it is. Retry only after fixing the cause (see 5.1.1: the address)."
+    assert advice_for_class(single, "4") == single  # one form only: unchanged
+    d = explain("550 5.7.1 This message is rejected by our SPAM filters", lang="en")
+    assert "4.7.1" not in d.retry_advice
+
+
+def test_greylisting_is_explained_in_both_languages() -> None:
+    en = explain("451 4.7.1 Greylisted, try again later", lang="en")
+    assert any("greylisting" in n for n in en.notes)
+    ru = explain("450 4.7.1 <a@example.org>: Recipient address rejected: Greylisted", lang="ru")
+    assert any("грейлистинг" in n for n in ru.notes)
+    assert en.permanent is False

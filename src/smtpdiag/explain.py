@@ -242,6 +242,12 @@ _T: Final[dict[str, dict[str, str]]] = {
             "every failed recipient with its status, reason and the SMTP stage that failed."
         ),
         "from-status": "Only an enhanced status code was found (no reply text from the server).",
+        "greylisting": (
+            "The text says greylisting: the receiving server turns away the first attempt from an"
+            " unfamiliar sender on purpose and accepts a retry after a few minutes. A real mail server"
+            " retries by itself and the message arrives a little late; only a client that never"
+            " retries (some scripts and devices) loses it."
+        ),
         "failure-title-not-smtp": "The server did not speak SMTP",
         "failure-not-smtp": (
             "The client expected an SMTP reply (a line starting with three digits, such as \u201c220 "
@@ -386,6 +392,12 @@ _T: Final[dict[str, dict[str, str]]] = {
             "ФАЙЛ`: она покажет каждого получателя, статус, причину и этап SMTP, на котором произошёл сбой."
         ),
         "from-status": "Найден только расширенный код статуса (текста ответа сервера нет).",
+        "greylisting": (
+            "В тексте сказано о грейлистинге: сервер получателя нарочно отклоняет первую попытку"
+            " от незнакомого отправителя и принимает повторную через несколько минут. Настоящий"
+            " почтовый сервер сам повторит отправку, и письмо просто придёт чуть позже; теряется оно"
+            " только у клиента, который не повторяет попыток (некоторые скрипты и устройства)."
+        ),
         "failure-title-not-smtp": "Сервер ответил не по протоколу SMTP",
         "failure-not-smtp": (
             "Клиент ждал ответа SMTP — строки, которая начинается с трёх цифр, например «220 "
@@ -465,6 +477,40 @@ _EMAIL_HEADER_RE = re.compile(
 )
 # AUP ("Acceptable Use Policy") codes: Spectrum/Charter "AUP#I-1370" / "AUP#O-1010" (group 1 set),
 # Cox "AUP#CXBL"
+# A class label inside retry advice written for both forms of a code: "5.7.1: ...", "4.3.x — ...",
+# "5.3.2 (often with 521): ...".
+_CLASS_LABEL_RE = re.compile(
+    r"(?<![\w.])([245])\.(?:\d{1,3}|[xX])\.(?:\d{1,3}|[xX])(?: \([^()]{0,60}\))?(?::| —) "
+)
+
+
+_GREYLIST_RE = re.compile(r"(?i)gr[ae]y-?list")
+
+
+def _reply_class(enhanced: str | None, reply_code: int | None) -> str:
+    if enhanced and enhanced[:1] in "245":
+        return enhanced[:1]
+    return str(reply_code)[:1] if reply_code else ""
+
+
+def advice_for_class(advice: str, reply_class: str) -> str:
+    """The part of a two-form retry advice ("5.7.1: ... 4.7.1: ...") that fits this reply's class.
+
+    An enhanced-code entry stands for both X.Y.Z forms, so its advice often speaks of each; a
+    diagnosis of one reply should give only the advice for the form it got.
+    """
+    labels = list(_CLASS_LABEL_RE.finditer(advice))
+    if not reply_class or {m.group(1) for m in labels} <= {reply_class} or len(labels) > 6:
+        return advice
+    picked = [
+        advice[m.end() : labels[i + 1].start() if i + 1 < len(labels) else len(advice)].strip()
+        for i, m in enumerate(labels)
+        if m.group(1) == reply_class
+    ]
+    text = " ".join(p for p in picked if p)
+    return text[:1].upper() + text[1:] if text else advice
+
+
 _AUP_RE = re.compile(r"AUP#\s{0,2}(?:([IO]N?-?[0-9]{3,5})|([A-Za-z]{2,8}[0-9]{0,5}))")
 # what the classifier may say of an AUP# refusal when it has no entry for the code: not the reason
 _VAGUE_FOR_AUP: Final = frozenset(
@@ -781,6 +827,8 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         notes.append(_t(lang, "unknown-esc", esc=item.enhanced))
     if item.reply_code is None and item.enhanced:
         notes.append(_t(lang, "from-status"))
+    if _GREYLIST_RE.search(item.text):
+        notes.append(_t(lang, "greylisting"))
     if count > 1:
         notes.append(_t(lang, "many", n=count))
 
@@ -790,7 +838,7 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         if provider_code:
             break  # the code entries describe what the words say, not the provider's verdict
         if e.retry == retry and not (conflict_key and src is basic):
-            advice = e.text(lang).retry_advice
+            advice = advice_for_class(e.text(lang).retry_advice, _reply_class(item.enhanced, item.reply_code))
             break
     if not advice:
         advice = _t(lang, f"retry-{retry}") if f"retry-{retry}" in _T[lang] else ""
