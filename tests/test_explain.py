@@ -303,7 +303,11 @@ def test_two_form_retry_advice_keeps_the_form_of_the_reply() -> None:
 
 def test_greylisting_is_explained_in_both_languages() -> None:
     en = explain("451 4.7.1 Greylisted, try again later", lang="en")
-    assert any("greylisting" in n for n in en.notes)
+    assert "greylisting" in en.reason_meaning and "Greylisted" in en.summary
+    assert "retry" in en.what_to_do
     ru = explain("450 4.7.1 <a@example.org>: Recipient address rejected: Greylisted", lang="ru")
-    assert any("грейлистинг" in n for n in ru.notes)
+    assert "грейлистинг" in ru.reason_meaning.lower() and "Грейлистинг" in ru.summary
     assert en.permanent is False
+    # a permanent refusal that merely mentions a greylist is not presented as greylisting
+    hard = explain("554 5.7.1 Service unavailable; client host blocked using greylist.example", lang="en")
+    assert "Greylisted" not in hard.summary

@@ -242,6 +242,12 @@ _T: Final[dict[str, dict[str, str]]] = {
             "every failed recipient with its status, reason and the SMTP stage that failed."
         ),
         "from-status": "Only an enhanced status code was found (no reply text from the server).",
+        "greylisting-title": "Greylisted: the first attempt is deferred on purpose",
+        "greylisting-action": (
+            "Nothing, if the mail goes through a mail server: it retries and the message arrives a"
+            " few minutes late. If your own program sends directly, make it retry temporary (4xx)"
+            " failures after a few minutes instead of giving up."
+        ),
         "greylisting": (
             "The text says greylisting: the receiving server turns away the first attempt from an"
             " unfamiliar sender on purpose and accepts a retry after a few minutes. A real mail server"
@@ -392,6 +398,12 @@ _T: Final[dict[str, dict[str, str]]] = {
             "ФАЙЛ`: она покажет каждого получателя, статус, причину и этап SMTP, на котором произошёл сбой."
         ),
         "from-status": "Найден только расширенный код статуса (текста ответа сервера нет).",
+        "greylisting-title": "Грейлистинг: первую попытку нарочно откладывают",
+        "greylisting-action": (
+            "Ничего, если письмо уходит через почтовый сервер: он повторит попытку, и письмо придёт"
+            " на несколько минут позже. Если отправляет ваша собственная программа, научите её"
+            " повторять временные (4xx) отказы через несколько минут, а не сдаваться."
+        ),
         "greylisting": (
             "В тексте сказано о грейлистинге: сервер получателя нарочно отклоняет первую попытку"
             " от незнакомого отправителя и принимает повторную через несколько минут. Настоящий"
@@ -484,7 +496,7 @@ _CLASS_LABEL_RE = re.compile(
 )
 
 
-_GREYLIST_RE = re.compile(r"(?i)gr[ae]y-?list")
+_GREYLIST_RE = re.compile(r"(?i)\bgr[ae]y-?list(?:ed|ing)\b")
 
 
 def _reply_class(enhanced: str | None, reply_code: int | None) -> str:
@@ -827,8 +839,10 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         notes.append(_t(lang, "unknown-esc", esc=item.enhanced))
     if item.reply_code is None and item.enhanced:
         notes.append(_t(lang, "from-status"))
-    if _GREYLIST_RE.search(item.text):
-        notes.append(_t(lang, "greylisting"))
+    greylisted = permanent is not True and _GREYLIST_RE.search(item.text) is not None
+    if greylisted:
+        # the vocabulary has no greylisting reason (4.7.1 reads as "blocked"); say what it really is
+        reason_meaning = _t(lang, "greylisting")
     if count > 1:
         notes.append(_t(lang, "many", n=count))
 
@@ -846,6 +860,8 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
     codes = " ".join(str(c) for c in (item.reply_code, item.enhanced) if c)
     if provider_code and reason_title and reason_title != reason:
         headline = reason_title  # the code entries describe the misleading words, not the refusal
+    elif greylisted:
+        headline = _t(lang, "greylisting-title")  # 4.7.1's "blocked" reading would alarm for nothing
     else:
         headline = _headline(match, detail, basic, reason, reason_title, lang)
     if vendor_name:
@@ -860,6 +876,8 @@ def _diagnose(item: Extracted, count: int, lang: Lang) -> Diagnosis:
         what_to_do = entries[0].sender_action
     if rentry is not None and not positive and (not what_to_do or reason_title not in ("", reason)):
         what_to_do = what_to_do or rentry.text(lang).sender_action
+    if greylisted:
+        what_to_do = _t(lang, "greylisting-action")
 
     return Diagnosis(
         lang=lang,
