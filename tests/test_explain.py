@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import smtpdiag
-from smtpdiag.explain import SCHEMA_ID, Diagnosis, default_language, explain, resolve_language
+from smtpdiag.explain import SCHEMA_ID, Diagnosis, explain
+from smtpdiag.language import default_language, resolve_language
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 LATIN_WORD = re.compile(r"\b[A-Za-z]{4,}\b")

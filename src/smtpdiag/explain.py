@@ -14,7 +14,6 @@ connection, DNS) and explained as such.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import types
@@ -25,6 +24,7 @@ from typing import Any, Final, Literal
 from smtpdiag.classify import Classification, classify
 from smtpdiag.knowledge.lookup import enhanced_chain, lookup, reason_entry
 from smtpdiag.knowledge.model import CodeEntry, Lang
+from smtpdiag.language import resolve_language
 from smtpdiag.parse import (
     MAX_INPUT_CHARS,
     Extracted,
@@ -36,30 +36,8 @@ from smtpdiag.parse import (
 from smtpdiag.vendors import Evidence, VendorMatch
 
 SCHEMA_ID: Final = "smtpdiag.diagnosis/1"
-LANGUAGES: Final[tuple[Lang, ...]] = ("en", "ru")
 
 Found = Literal["reply", "protocol-failure", "none"]
-
-
-def default_language() -> Lang:
-    """The language from the locale: LC_ALL, then LC_MESSAGES, then LANG; "ru..." -> ru, else en."""
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var)
-        if value:
-            return "ru" if value.lower().startswith("ru") else "en"
-    return "en"
-
-
-def resolve_language(lang: str | None) -> Lang:
-    """A supported language from an option value ("ru", "RU", "ru_RU.UTF-8") or the locale."""
-    if lang is None or not lang.strip():
-        return default_language()
-    low = lang.strip().lower()[:2]
-    if low == "ru":
-        return "ru"
-    if low == "en":
-        return "en"
-    raise ValueError(f"unsupported language {lang!r}: choose one of {', '.join(LANGUAGES)}")
 
 
 @dataclass(frozen=True, slots=True)

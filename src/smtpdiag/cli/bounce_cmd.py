@@ -12,6 +12,7 @@ import click
 
 from smtpdiag.bounce.batch import Record, analyze_all
 from smtpdiag.bounce.inputs import InputError, check_paths, iter_inputs
+from smtpdiag.language import resolve_language
 
 #: Inputs beyond which a progress display is shown on an interactive stderr.
 PROGRESS_THRESHOLD = 50
@@ -238,7 +239,7 @@ def bounce(
         check_paths(paths)
     except InputError as exc:
         raise click.UsageError(str(exc)) from None
-    language = _language(lang)
+    language = resolve_language(lang)
     messages = iter_inputs(paths, stdin=sys.stdin.buffer)
     show_progress = progress if progress is not None else sys.stderr.isatty()
     try:
@@ -257,11 +258,3 @@ def bounce(
         sys.stderr.close()  # reader went away (e.g. `| head`): not an error of ours
         sys.exit(0)
     sys.exit(1 if errors else 0)
-
-
-def _language(lang: str | None) -> str:
-    try:
-        from smtpdiag.cli.render import choose_language
-    except ImportError:
-        return lang or "en"
-    return str(choose_language(lang))

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smtpdiag.explain import Diagnosis, EntryText, default_language, resolve_language
+from smtpdiag.explain import Diagnosis, EntryText
 from smtpdiag.knowledge.model import CodeEntry, Lang
+from smtpdiag.language import default_language, resolve_language
 
 if TYPE_CHECKING:
     from rich.console import Console
