@@ -14,52 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from smtpdiag.bounce.batch import Record, analyze_all
+from smtpdiag.bounce.batch import analyze_all
 from smtpdiag.bounce.inputs import InputMessage, iter_inputs
+from smtpdiag.bounce.scoring import merge_by_file, score
 
 HERE = Path(__file__).resolve().parent.parent
-
-
-def predictions(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
-    """{file path: results of all its messages, in order}, as `smtpdiag bounce --json` merges them."""
-    merged: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        merged.setdefault(str(record["file"]), []).extend(record["results"])
-    return merged
-
-
-def score(labels_path: Path, preds: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """The four figures of score-bounces (percent): reason, status, replycode, hardbounce."""
-    by_name = {os.path.basename(path): results for path, results in preds.items()}
-    n = {"entries": 0, "reason": 0, "status_n": 0, "status": 0, "reply_n": 0, "reply": 0, "hard": 0}
-    with labels_path.open(encoding="utf-8") as fh:
-        labels = [json.loads(line) for line in fh if line.strip()]
-    for lab in labels:
-        res = by_name.get(os.path.basename(lab["file"]), [])
-        for i, e in enumerate(lab["expected"]):
-            g = res[i] if i < len(res) else {}
-            n["entries"] += 1
-            n["reason"] += g.get("reason") == e["reason"]
-            if e.get("status"):
-                n["status_n"] += 1
-                n["status"] += g.get("status") == e["status"]
-            if e.get("replycode"):
-                n["reply_n"] += 1
-                n["reply"] += str(g.get("replycode", "")) == str(e["replycode"])
-            n["hard"] += bool(g) and bool(g.get("hardbounce")) == bool(e["hardbounce"])
-    return {
-        "reason": 100.0 * n["reason"] / max(1, n["entries"]),
-        "status": 100.0 * n["status"] / max(1, n["status_n"]),
-        "replycode": 100.0 * n["reply"] / max(1, n["reply_n"]),
-        "hardbounce": 100.0 * n["hard"] / max(1, n["entries"]),
-    }
 
 
 def main() -> None:
@@ -76,7 +40,7 @@ def main() -> None:
     preds: dict[str, list[dict[str, Any]]] = {}
     t0 = time.perf_counter()
     for _ in range(max(1, a.repeat)):
-        preds = predictions(analyze_all(messages, jobs=a.jobs))
+        preds = merge_by_file(analyze_all(messages, jobs=a.jobs))
     dt = time.perf_counter() - t0
     n = len(messages) * max(1, a.repeat)
     print(f"{n} messages in {dt:.3f}s: {n / dt:.0f} messages/s", file=sys.stderr)
