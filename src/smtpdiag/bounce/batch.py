@@ -17,6 +17,7 @@ from multiprocessing.pool import AsyncResult
 from typing import Any
 
 from smtpdiag.bounce.inputs import InputMessage
+from smtpdiag.bounce.pipeline import analyze  # loaded once, inherited by forked workers
 
 Record = dict[str, Any]
 
@@ -40,8 +41,6 @@ def analyze_input(message: InputMessage) -> Record:
         record["error"] = message.error
         return record
     try:
-        from smtpdiag.bounce.pipeline import analyze
-
         record["results"] = [result.to_json() for result in analyze(message.data)]
     except Exception as exc:  # analyze promises not to raise; this keeps a batch going if it does
         record["error"] = f"analysis failed: {type(exc).__name__}: {exc}"
@@ -61,8 +60,6 @@ def analyze_all(messages: Iterable[InputMessage], jobs: int = 1) -> Iterator[Rec
         for message in messages:
             yield analyze_input(message)
         return
-    import smtpdiag.bounce.pipeline  # noqa: F401  (loaded once here, inherited by forked workers)
-
     # fork keeps start-up cheap and inherits the loaded knowledge base; spawn where fork is absent.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
