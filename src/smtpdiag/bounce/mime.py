@@ -192,7 +192,8 @@ def _headers_text(msg: Message) -> str:
     lines = []
     # raw_items + the policy's fetch for the few fields kept is what items() gives for them,
     # without fetching (sanitizing) every field of a long Received trail.
-    fetch = msg.policy.header_fetch_parse
+    # (Any: compat32's fetch may return an email.header.Header, not the str typeshed promises)
+    fetch: Any = msg.policy.header_fetch_parse
     for k, v in itertools.islice(msg.raw_items(), 200):
         if k.lower() in ORIGINAL_FIELDS:
             lines.append(f"{k}: {decode_header(fetch(k, v))}")
@@ -313,7 +314,7 @@ def _field_text(block: Message, name: str, raw: Any) -> str:
     return _unescape(decode_header(block.policy.header_fetch_parse(name, raw)))
 
 
-SURROGATE_RE: Final = re.compile("[\udc80-\udcff]")
+SURROGATE_RE: Final = re.compile("[" + chr(0xDC80) + "-" + chr(0xDCFF) + "]")  # escaped 8-bit bytes
 
 
 def _unescape(text: str) -> str:

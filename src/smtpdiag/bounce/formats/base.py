@@ -11,10 +11,9 @@ Modules are tried in the order of `formats.MODULES`; the first one that returns 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
 
 from smtpdiag.bounce.fields import parse_field_blocks
 from smtpdiag.bounce.mime import Parts, decode_header
@@ -41,135 +40,148 @@ class Facts:
     vendor: str = ""
 
 
-_T = TypeVar("_T")
-
-
-class cached_property(Generic[_T]):
-    """`functools.cached_property` without its lock (Python 3.11 takes an RLock on every first
-    access; a Context is used by one thread and builds about ten of these per message).
-
-    The value is stored in the instance's __dict__ under the function's name, so later reads
-    find it there and never call the descriptor again (it defines no __set__).
-    """
-
-    def __init__(self, func: Callable[[Any], _T]) -> None:
-        self.func = func
-        self.name: str = func.__name__
-        self.__doc__ = func.__doc__
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> cached_property[_T]: ...
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
-    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
-        if instance is None:
-            return self
-        value = self.func(instance)
-        instance.__dict__[self.name] = value
-        return value
-
-
 MAX_INLINE_HEADER_LINES = 200  # lines of an inline returned message's header block read
 
 
 class Context:
-    """One parsed message plus lazily computed views of it (each computed at most once)."""
+    """One parsed message plus lazily computed views of it (each computed at most once).
+
+    The views are plain attributes filled on first use (None = not computed yet) rather than
+    cached_property: no per-instance __dict__ and no lock, and the class compiles as is.
+    """
+
+    __slots__ = (
+        "_decoded",
+        "_header_names",
+        "_inline_original",
+        "_lines",
+        "_original_fields",
+        "_raw_headers",
+        "_received",
+        "_status_blocks",
+        "_text_lower",
+        "msg",
+        "parts",
+    )
 
     def __init__(self, msg: Message, parts: Parts) -> None:
         self.msg = msg
         self.parts = parts
+        self._raw_headers: dict[str, str] | None = None
+        self._header_names: frozenset[str] | None = None
+        self._decoded: dict[str, str] = {}
+        self._text_lower: str | None = None
+        self._lines: list[str] | None = None
+        self._status_blocks: list[dict[str, str]] | None = None
+        self._original_fields: dict[str, str] | None = None
+        self._inline_original: str | None = None
+        self._received: list[str] | None = None
 
-    @cached_property
+    @property
     def raw_headers(self) -> dict[str, str]:
         """The first raw value of each of the bounce's own header fields, by lower-cased name.
 
         Built in one pass: `Message.get` lower-cases every field name on every call, and the
         format modules ask for a dozen fields per message.
         """
-        first: dict[str, str] = {}
-        for k, v in self.msg.raw_items():
-            first.setdefault(k.lower(), v)
-        return first
+        if self._raw_headers is None:
+            first: dict[str, str] = {}
+            for k, v in self.msg.raw_items():
+                first.setdefault(k.lower(), v)
+            self._raw_headers = first
+        return self._raw_headers
 
-    @cached_property
+    @property
     def header_names(self) -> frozenset[str]:
         """The (lower-cased) names of the bounce's own header fields."""
-        return frozenset(self.raw_headers)
-
-    @cached_property
-    def _decoded(self) -> dict[str, str]:
-        return {}
+        if self._header_names is None:
+            self._header_names = frozenset(self.raw_headers)
+        return self._header_names
 
     def header(self, name: str) -> str:
         key = name.lower()
         done = self._decoded.get(key)
         if done is not None:
             return done
-        v: object = self.raw_headers.get(key)
+        v: Any = self.raw_headers.get(key)
         if v is None:
             return ""
         if not (isinstance(v, str) and v.isascii()):
             # 8-bit bytes (surrogate escapes): compat32's fetch turns them into a Header object
-            v = self.msg.get(name)
+            # (typeshed says str: read it through Any so compiled code does not insist on str)
+            message: Any = self.msg
+            v = message.get(name)
         out = self._decoded[key] = decode_header(v) if v is not None else ""
         return out
 
-    @cached_property
+    @property
     def subject(self) -> str:
         return self.header("Subject")
 
-    @cached_property
+    @property
     def subject_lower(self) -> str:
-        return self.subject.lower()
+        return self.header("Subject").lower()
 
-    @cached_property
+    @property
     def from_(self) -> str:
         return self.header("From")
 
-    @cached_property
+    @property
     def from_lower(self) -> str:
-        return self.from_.lower()
+        return self.header("From").lower()
 
-    @cached_property
+    @property
     def text(self) -> str:
         return self.parts.text
 
-    @cached_property
+    @property
     def text_lower(self) -> str:
-        return self.parts.text.lower()
+        if self._text_lower is None:
+            self._text_lower = self.parts.text.lower()
+        return self._text_lower
 
-    @cached_property
+    @property
     def lines(self) -> list[str]:
-        return self.parts.text.splitlines()
+        if self._lines is None:
+            self._lines = self.parts.text.splitlines()
+        return self._lines
 
-    @cached_property
+    @property
     def status_blocks(self) -> list[dict[str, str]]:
         """RFC 3464 field blocks: from message/delivery-status parts, else embedded in the text."""
-        blocks: list[dict[str, str]] = []
-        for raw in self.parts.status_blocks:
-            blocks.extend(parse_field_blocks(raw))
-        if not blocks:
-            low = self.text_lower
-            if "final-recipient:" in low or ("action:" in low and "status:" in low and "recipient" in low):
-                blocks = [b for b in parse_field_blocks(self.text) if _is_status_block(b)]
-        return blocks
+        if self._status_blocks is None:
+            blocks: list[dict[str, str]] = []
+            for raw in self.parts.status_blocks:
+                blocks.extend(parse_field_blocks(raw))
+            if not blocks:
+                low = self.text_lower
+                embedded = "action:" in low and "status:" in low and "recipient" in low
+                if "final-recipient:" in low or embedded:
+                    blocks = [b for b in parse_field_blocks(self.text) if _is_status_block(b)]
+            self._status_blocks = blocks
+        return self._status_blocks
 
-    @cached_property
+    @property
     def original_fields(self) -> dict[str, str]:
         """Message-ID/From/To/Subject of the returned message (attached or inline)."""
-        out: dict[str, str] = {}
-        src = self.parts.original_headers or self.inline_original
-        if not src:
-            return out
-        for block in parse_field_blocks(src)[:1]:
-            for key in ("message-id", "from", "to", "subject"):
-                if key in block:
-                    out[key] = decode_header(block[key])
-        return out
+        if self._original_fields is None:
+            out: dict[str, str] = {}
+            src = self.parts.original_headers or self.inline_original
+            for block in parse_field_blocks(src)[:1] if src else []:
+                for key in ("message-id", "from", "to", "subject"):
+                    if key in block:
+                        out[key] = decode_header(block[key])
+            self._original_fields = out
+        return self._original_fields
 
-    @cached_property
+    @property
     def inline_original(self) -> str:
         """The header block of an original message returned inline in the text, after a marker."""
+        if self._inline_original is None:
+            self._inline_original = self._find_inline_original()
+        return self._inline_original
+
+    def _find_inline_original(self) -> str:
         from smtpdiag.bounce.formats.generic import original_start
 
         start = original_start(self.lines)
@@ -184,9 +196,11 @@ class Context:
             block.append(line)
         return "\n".join(block)
 
-    @cached_property
+    @property
     def received(self) -> list[str]:
-        return [decode_header(v) for v in (self.msg.get_all("Received") or [])[:30]]
+        if self._received is None:
+            self._received = [decode_header(v) for v in (self.msg.get_all("Received") or [])[:30]]
+        return self._received
 
 
 def _is_status_block(b: dict[str, str]) -> bool:
