@@ -1,77 +1,199 @@
-"""A faster route to the same `email.message.Message` tree the stdlib feed parser builds.
+"""A MIME tree of our own, built the way the stdlib feed parser builds `email.message.Message`s.
 
-    message_from_bytes(data) -> Message      # same tree as email.message_from_bytes(data, policy=compat32)
+    parse(data) -> Part      # the structure email.message_from_bytes(data, policy=compat32) finds
+    from_message(msg) -> Part  # the same light tree for a Message built elsewhere
 
 Why: the stdlib `FeedParser` reads every line of every part through a generator, a line queue
-and a stack of boundary matchers; for a bounce that returns the original message (often with its
-own attachments and a long Received trail) most of the analysis time went there. Here the body
-of a part is one slice of the text and the parts of a multipart are found with `str.find` on
-their boundary, so only header lines are visited one by one.
+and a stack of boundary matchers, and then every question asked of a `Message` (its content
+type, a header, its payload) goes through the policy again. A bounce only needs a few answers:
+each part's header fields, content type and body text, and its children. Here the body of a
+part is one slice of the text and the parts of a multipart are found with `str.find` on their
+boundary, so only header lines are visited one by one, and each part is one small slots object.
 
-What stays with the stdlib: the message objects (`Message`), the splitting of a header field
-into name and value (`compat32.header_source_parse`), content types, parameters and boundaries
-(`get_content_type`, `get_boundary`), and everything done later with the tree (transfer and
-RFC 2047 decoding, charsets). What this module does is only the structure, following the feed
-parser's rules to the letter: where a header block ends, which lines are boundaries (RFC 2046:
-the line break before a boundary belongs to it), preambles, epilogues, repeated boundaries,
-missing start or close boundaries, message/delivery-status blocks, multipart/digest defaults.
-Parse defects are not recorded (nothing in smtpdiag reads them).
+The structure follows the feed parser's rules to the letter: where a header block ends, which
+lines are boundaries (RFC 2046: the line break before a boundary belongs to it), repeated
+boundaries, missing start or close boundaries, message/delivery-status blocks, multipart/digest
+defaults. What a bounce never reads is not kept: preambles, epilogues, the "From " envelope line,
+parse defects. tests/test_fastmime.py compares the trees with the stdlib's on the corpus and on
+mutated messages.
 
 Anything outside the well-trodden cases (bare CR line ends, a "From " line ending a header
 block, more than `MAX_ENTITIES` parts or `MAX_DEPTH` levels of nesting, a structured type inside
-a delivery-status block) is handed to the stdlib parser whole, so the result is always the
-stdlib's. tests/test_fastmime.py compares the two trees on the corpus and on mutated messages.
+a delivery-status block) is handed to the stdlib parser whole and its tree converted: such parts
+keep their `Message` (`Part.source`) and every payload or parameter question goes to it, so the
+answers are always the stdlib's. The few questions a light part cannot answer exactly by itself
+(8-bit bytes in a Content-Type or transfer-encoding value, RFC 2231 parameters, uuencode) are
+asked of a `Message` rebuilt from the part (`as_message`).
 """
 
 from __future__ import annotations
 
 import email
 import email.feedparser
+import importlib
+import quopri
 import re
 from email.message import Message
 from email.policy import compat32
-from typing import Final, cast
+from typing import Any, Final, cast
 
-MAX_ENTITIES: Final = 1000  # message objects built for one message before the stdlib takes over
+MAX_ENTITIES: Final = 1000  # parts built for one message before the stdlib takes over
 MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the stdlib takes over
 
-_source_parse = compat32.header_source_parse
 # The feed parser's own test for "still a header line": taken from it so the two never disagree.
 _HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
-# The first line of a body: any line the feed parser's test rejects (one linear scan of the block).
-_BODY_LINE: Final = re.compile("^(?!" + _HEADER_LINE.pattern.removeprefix("^") + ")", re.MULTILINE)
+# A header block: the lines the feed parser's test accepts, one after the other (each line
+# consumes at least one character and backtracking stays within one line's field name).
+_HEADER_BLOCK: Final = re.compile(
+    "(?:" + _HEADER_LINE.pattern.removeprefix("^") + r"[^\n]*(?:\n|\Z))*"
+)
+# One field of a header block: its name (the feed parser's name characters, up to the first
+# ":"), then its value without the leading blanks, continuation lines included. Within a
+# header block every line start is a field, a line opening with ":" or a continuation line.
+_FIELD: Final = re.compile(r"^([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
 _BARE_CR: Final = re.compile("\r(?!\n)")
-# Where a header field starts: a line that does not continue the previous one.
-_FIELD_START: Final = re.compile(r"\n(?=[^ \t])")
+_UUENCODE: Final = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
+# What Message.get_payload(decode=True) decodes base64 with (a private module: no stubs).
+_decode_b: Final[Any] = importlib.import_module("email._encoded_words").decode_b
+
+#: How compat32 fetches a raw header value (a `Header` for 8-bit bytes, else the value itself).
+#: Typed Any: typeshed says str, but compiled code must not insist on it.
+compat32_fetch: Final[Any] = compat32.header_fetch_parse
 
 
-# Attribute under which `_entity` leaves the content type it computed on each message it built.
-# The trees are private to the bounce pipeline and never edited after parsing, so it cannot go
-# stale; messages from elsewhere lack it and `content_type` asks the message itself.
-CTYPE_ATTR: Final = "_smtpdiag_ctype"
+class Part:
+    """One MIME entity: what a `Message` from the feed parser holds that a bounce reads.
+
+    fields: the raw (name, value) header fields in order, as `Message.raw_items()` gives them.
+    ctype: `Message.get_content_type()`.
+    body: the raw payload text of a part without children (8-bit bytes surrogate-escaped).
+    children: the sub-parts when the stdlib's payload is a list (multipart with a start
+        boundary, message/*, delivery-status blocks), else None.
+    source: the stdlib `Message` this part was converted from, if any; it answers payload
+        and parameter questions for it.
+    """
+
+    __slots__ = ("body", "children", "ctype", "fields", "source")
+
+    def __init__(
+        self,
+        fields: list[tuple[str, str]],
+        ctype: str,
+        body: str = "",
+        children: list[Part] | None = None,
+        source: Message | None = None,
+    ) -> None:
+        self.fields = fields
+        self.ctype = ctype
+        self.body = body
+        self.children = children
+        self.source = source
+
+    def first(self, name: str) -> str | None:
+        """The first raw value of field `name` (lower case), as `Message.get` finds it, unfetched."""
+        for key, value in self.fields:
+            if key.lower() == name:
+                return value
+        return None
+
+    def fetch(self, name: str, raw: str) -> Any:
+        """The value `Message.get` would return for a field with this raw value.
+
+        compat32 gives an `email.header.Header` for values with 8-bit bytes (hence Any).
+        """
+        if self.source is not None:
+            return self.source.policy.header_fetch_parse(name, raw)
+        if raw.isascii():
+            return raw  # compat32 changes only values with 8-bit bytes
+        return compat32_fetch(name, raw)
 
 
-def content_type(msg: Message) -> str:
-    """`msg.get_content_type()`, from the value remembered at parse time when there is one."""
-    ctype = vars(msg).get(CTYPE_ATTR)
-    return ctype if isinstance(ctype, str) else msg.get_content_type()
+def headers_message(fields: list[tuple[str, str]], default_type: str = "text/plain") -> Message:
+    """A stdlib `Message` with these header fields, to ask it what only it answers exactly."""
+    msg = Message()
+    for name, value in fields:
+        msg.set_raw(name, value)
+    if default_type != "text/plain":
+        msg.set_default_type(default_type)
+    return msg
 
 
-def _content_type_of(msg: Message) -> str:
-    """`msg.get_content_type()` for a message just parsed, without the fetch-policy round trip.
+def as_message(part: Part) -> Message:
+    """The stdlib `Message` for a part (its own source, or rebuilt from a part without children)."""
+    if part.source is not None:
+        return part.source
+    msg = headers_message(part.fields)
+    msg.set_payload(part.body)
+    return msg
+
+
+def get_param(part: Part, name: str) -> Any:
+    """`Message.get_param(name)` for a part (a str, an RFC 2231 tuple or None)."""
+    if part.source is not None:
+        return part.source.get_param(name)
+    return headers_message(part.fields).get_param(name)
+
+
+def payload_text(part: Part) -> str | None:
+    """`Message.get_payload()` of a part without children when it is a str (8-bit bytes decoded)."""
+    if part.source is not None:
+        payload: Any = part.source.get_payload()
+        return payload if isinstance(payload, str) else None
+    if part.children is not None:
+        return None
+    if part.body.isascii():
+        return part.body
+    # 8-bit bytes: the stdlib decodes them with the charset parameter (or fails as it fails)
+    payload = as_message(part).get_payload()
+    return payload if isinstance(payload, str) else None
+
+
+def decoded_payload(part: Part) -> Any:
+    """`Message.get_payload(decode=True)`: the transfer-decoded bytes (None for a part with children)."""
+    if part.source is not None:
+        return part.source.get_payload(decode=True)
+    if part.children is not None:
+        return None
+    raw_cte = part.first("content-transfer-encoding")
+    if raw_cte is not None and not raw_cte.isascii():
+        return as_message(part).get_payload(decode=True)  # fetched as a Header: the stdlib's str() of it
+    cte = "" if raw_cte is None else raw_cte.lower()
+    # the body holds ASCII and surrogate escapes only: both of the stdlib's encodings give these bytes
+    data = part.body.encode("ascii", "surrogateescape")
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    if cte == "base64":
+        return _decode_b(b"".join(data.splitlines()))[0]
+    if cte in _UUENCODE:
+        return as_message(part).get_payload(decode=True)
+    return data
+
+
+def from_message(msg: Message) -> Part:
+    """The light tree of a stdlib `Message` tree (each part keeps its Message as `source`)."""
+    fields = [(k, v if isinstance(v, str) else str(v)) for k, v in msg.raw_items()]
+    children: list[Part] | None = None
+    if msg.is_multipart():
+        payload: Any = msg.get_payload()
+        children = [from_message(p) for p in payload if isinstance(p, Message)]
+    return Part(fields, msg.get_content_type(), "", children, msg)
+
+
+def _content_type_of(fields: list[tuple[str, str]], default_type: str) -> str:
+    """`Message.get_content_type()` for these fields, without the fetch-policy round trip.
 
     The same steps on the first Content-Type field: the part before ";", stripped and
     lower-cased, "text/plain" unless it has exactly one "/", the default type when the field is
     missing. A non-ASCII value (8-bit bytes, which compat32 fetches as a Header) is left to
     `get_content_type` itself.
     """
-    for name, value in vars(msg)["_headers"]:
+    for name, value in fields:
         if name.lower() == "content-type":
-            if not (isinstance(value, str) and value.isascii()):
-                return msg.get_content_type()
+            if not value.isascii():
+                return headers_message(fields, default_type).get_content_type()
             ctype: str = value.partition(";")[0].strip().lower()
             return ctype if ctype.count("/") == 1 else "text/plain"
-    return msg.get_default_type()
+    return default_type
 
 
 def plain_param(raw: object, name: str) -> tuple[bool, str | None]:
@@ -104,16 +226,17 @@ def plain_param(raw: object, name: str) -> tuple[bool, str | None]:
     return True, None
 
 
-def _boundary_of(msg: Message) -> str | None:
-    """`msg.get_boundary()`: for a plain Content-Type, its boundary parameter less trailing blanks."""
+def _boundary_of(fields: list[tuple[str, str]]) -> str | None:
+    """`Message.get_boundary()`: for a plain Content-Type, its boundary parameter less trailing blanks."""
     raw = None
-    for name, value in vars(msg)["_headers"]:
+    for name, value in fields:
         if name.lower() == "content-type":
             raw = value
             break
     plain, boundary = plain_param(raw, "boundary")
     if not plain:
-        return msg.get_boundary()
+        found: Any = headers_message(fields).get_boundary()
+        return found if isinstance(found, str) else None
     return None if boundary is None else boundary.rstrip()
 
 
@@ -121,16 +244,16 @@ class _Fallback(Exception):
     """The message needs the stdlib parser (a case this module does not reproduce)."""
 
 
-def message_from_bytes(data: bytes) -> Message:
-    """Parse like `email.message_from_bytes(data, policy=compat32)`, faster on large bodies."""
+def parse(data: bytes) -> Part:
+    """The tree `email.message_from_bytes(data, policy=compat32)` would give, as light parts."""
     text = data.decode("ascii", "surrogateescape")
     if "\r" in text and _BARE_CR.search(text):
         # bare CR line ends: the feed parser splits lines on them too; not reproduced here
-        return email.message_from_bytes(data, policy=compat32)
+        return from_message(email.message_from_bytes(data, policy=compat32))
     try:
         return _Parser(text).message()
     except (_Fallback, RecursionError):
-        return email.message_from_bytes(data, policy=compat32)
+        return from_message(email.message_from_bytes(data, policy=compat32))
 
 
 def _strip_eol(value: str) -> str:
@@ -141,6 +264,13 @@ def _strip_eol(value: str) -> str:
     return value
 
 
+def _source_parse(lines: list[str]) -> tuple[str, str]:
+    """compat32's `header_source_parse`: name up to the first ":", value with its line ends stripped."""
+    name, value = lines[0].split(":", 1)
+    value = value.lstrip(" \t") + "".join(lines[1:])
+    return name, value.rstrip("\r\n")
+
+
 class _Parser:
     __slots__ = ("entities", "text")
 
@@ -148,48 +278,39 @@ class _Parser:
         self.text = text
         self.entities = 0
 
-    def message(self) -> Message:
-        msg, _last, _multipart = self._entity(0, len(self.text), False, 0)
-        return msg
+    def message(self) -> Part:
+        part, _last, _multipart = self._entity(0, len(self.text), "text/plain", 0)
+        return part
 
-    def _new(self, digest_child: bool) -> Message:
+    def _count(self) -> None:
         self.entities += 1
         if self.entities > MAX_ENTITIES:
             raise _Fallback
-        msg = Message()
-        if digest_child:
-            msg.set_default_type("message/rfc822")
-        return msg
 
-    def _headers(self, msg: Message, pos: int, end: int) -> int:
-        """Read the header block at `pos` into `msg`; return where the body starts."""
+    def _headers(self, fields: list[tuple[str, str]], pos: int, end: int) -> int:
+        """Read the header block at `pos` (a line start) into `fields`; return where the body starts."""
         text = self.text
-        found = _BODY_LINE.search(text, pos, end)
-        if found is None or found.start() >= end:
-            block_end = body = end
-        else:
-            block_end = body = found.start()
-            if text[block_end] in "\r\n":  # the empty line between header and body
-                nl = text.find("\n", block_end, end)
-                body = end if nl < 0 else nl + 1
-        block = text[pos:block_end]
-        if block.startswith("From ") or "\nFrom " in block:
-            return self._headers_by_line(msg, pos, end)
-        # Each chunk is a field with its continuation lines; one opening with blanks or ":" is
-        # dropped. Appending to the field list is what compat32's Message.set_raw does.
-        # Splitting name and value is compat32's header_source_parse inlined (a call per field
-        # was a tenth of the parse): name up to the first ":", value with leading blanks of its
-        # first line and the final line break stripped; every chunk here has a ":" (_HEADER_LINE).
-        fields = vars(msg)["_headers"]
-        for c in _FIELD_START.split(block):
-            if c and c[0] not in " \t:":
-                name, colon, value = c.partition(":")
-                if not colon:
-                    raise _Fallback
-                fields.append((name, value.lstrip(" \t").rstrip("\r\n")))
+        if pos and text[pos - 1] != "\n":
+            raise _Fallback  # not reached: entities start on a line (the "^" below relies on it)
+        # the header lines, as far as the feed parser's line test accepts them
+        lines = _HEADER_BLOCK.match(text, pos, end)
+        block_end = body = lines.end() if lines else pos
+        if block_end < end and text[block_end] in "\r\n":  # the empty line between header and body
+            nl = text.find("\n", block_end, end)
+            body = end if nl < 0 else nl + 1
+        if text.startswith("From ", pos) or text.find("\nFrom ", pos, block_end) >= 0:
+            return self._headers_by_line(fields, pos, end)
+        # A field is a line starting with a name and ":" plus its continuation lines; a line
+        # with an empty name and a continuation line with no field before it are dropped, as
+        # compat32's header_source_parse + set_raw would. The value: leading blanks of the
+        # first line and the final line break stripped.
+        found = _FIELD.findall(text, pos, block_end)
+        if "\r" in text:
+            found = [(name, value.rstrip("\r\n")) for name, value in found]
+        fields.extend(found)
         return body
 
-    def _headers_by_line(self, msg: Message, pos: int, end: int) -> int:
+    def _headers_by_line(self, fields: list[tuple[str, str]], pos: int, end: int) -> int:
         """`_headers` line by line, for blocks with "From " lines (an envelope line or worse)."""
         text = self.text
         lines: list[str] = []
@@ -212,20 +333,17 @@ class _Parser:
                     value.append(line)
                 continue
             if value:
-                msg.set_raw(*_source_parse(value))
+                fields.append(_source_parse(value))
                 value = []
             if line.startswith("From "):
-                if lineno == 0:
-                    msg.set_unixfrom(_strip_eol(line))
-                    continue
-                if lineno == last:
+                if lineno == last and lineno:
                     raise _Fallback  # the feed parser pushes it back into a body it reorders
-                continue
+                continue  # the envelope line (the stdlib's unixfrom, unused here) or a dropped line
             if line.find(":") == 0:
                 continue
             value = [line]
         if value:
-            msg.set_raw(*_source_parse(value))
+            fields.append(_source_parse(value))
         return body
 
     def _boundary_at(self, sep: str, i: int) -> tuple[int, int, bool] | None:
@@ -267,37 +385,38 @@ class _Parser:
             if hit is not None:
                 return hit
 
-    def _entity(self, pos: int, end: int, digest_child: bool, depth: int) -> tuple[Message, Message, bool]:
+    def _entity(self, pos: int, end: int, default_type: str, depth: int) -> tuple[Part, Part, bool]:
         """Parse the entity in [pos, end).
 
-        Returns it, the last message created inside it (the one whose final line break belongs to
-        the next boundary) and whether that last message is a multipart.
+        Returns it, the last part created inside it (the one whose final line break belongs to
+        the next boundary) and whether that last part is a multipart (whose final line break
+        goes to its epilogue, which is not kept).
         """
         if depth > MAX_DEPTH:
             raise _Fallback
-        msg = self._new(digest_child)
-        body = self._headers(msg, pos, end)
-        ctype = _content_type_of(msg)
-        # remembered for mime.walk_parts, which would otherwise look it up again (see content_type)
-        vars(msg)[CTYPE_ATTR] = ctype
+        self._count()
+        fields: list[tuple[str, str]] = []
+        body = self._headers(fields, pos, end)
+        ctype = _content_type_of(fields, default_type)
+        part = Part(fields, ctype)
         if ctype == "message/delivery-status":
-            return msg, self._status_blocks(msg, body, end), False
+            return part, self._status_blocks(part, body, end), False
         maintype = ctype.partition("/")[0]
         if maintype == "message":
-            inner, last, last_multipart = self._entity(body, end, False, depth + 1)
-            msg.attach(inner)
-            return msg, last, last_multipart
+            inner, last, last_multipart = self._entity(body, end, "text/plain", depth + 1)
+            part.children = [inner]
+            return part, last, last_multipart
         if maintype == "multipart":
-            self._multipart(msg, ctype, body, end, depth)
-            return msg, msg, True
-        msg.set_payload(self.text[body:end])
-        return msg, msg, False
+            self._multipart(part, body, end, depth)
+            return part, part, True
+        part.body = self.text[body:end]
+        return part, part, False
 
-    def _multipart(self, msg: Message, ctype: str, pos: int, end: int, depth: int) -> None:
+    def _multipart(self, part: Part, pos: int, end: int, depth: int) -> None:
         text = self.text
-        boundary = _boundary_of(msg)
+        boundary = _boundary_of(part.fields)
         if boundary is None:
-            msg.set_payload(text[pos:end])
+            part.body = text[pos:end]
             return
         if "\n" in boundary or "\r" in boundary:
             raise _Fallback  # a folded parameter: the feed parser's line-by-line test never matches it
@@ -305,12 +424,11 @@ class _Parser:
         hit = self._boundary_line(sep, pos, end)
         if hit is None or hit[2]:
             # no start boundary: everything before the close boundary (or the end) is the payload
-            msg.set_payload(text[pos : hit[0] if hit else end])
-            msg.epilogue = ""
+            part.body = text[pos : hit[0] if hit else end]
             return
-        if hit[0] > pos:
-            msg.preamble = _strip_eol(text[pos : hit[0]])
-        digest = ctype == "multipart/digest"
+        child_type = "message/rfc822" if part.ctype == "multipart/digest" else "text/plain"
+        children: list[Part] = []
+        part.children = children
         while True:
             start = hit[1]
             while start < end:  # repeated boundary lines (even a close one) open no empty parts
@@ -320,50 +438,36 @@ class _Parser:
                 start = again[1]
             hit = self._boundary_line(sep, start, end)
             part_end = hit[0] if hit else end
-            part, last, last_multipart = self._entity(start, part_end, digest, depth + 1)
-            msg.attach(part)
-            _drop_final_eol(last, last_multipart)
-            if hit is None:
-                return  # no close boundary
-            if hit[2]:
-                msg.epilogue = text[hit[1] : end]
-                return
+            child, last, last_multipart = self._entity(start, part_end, child_type, depth + 1)
+            children.append(child)
+            if not last_multipart:
+                # RFC 2046: the line break before a boundary belongs to the boundary, not the part
+                last.body = _strip_eol(last.body)
+            if hit is None or hit[2]:
+                return  # no close boundary, or the close boundary (the epilogue is not kept)
 
-    def _status_blocks(self, msg: Message, pos: int, end: int) -> Message:
-        """message/delivery-status: header blocks separated by empty lines, each a Message."""
+    def _status_blocks(self, part: Part, pos: int, end: int) -> Part:
+        """message/delivery-status: header blocks separated by empty lines, each a part."""
         text = self.text
-        last = msg
+        blocks: list[Part] = []
+        part.children = blocks
         while True:
-            block = self._new(False)
-            msg.attach(block)
-            last = block
+            self._count()
+            fields: list[tuple[str, str]] = []
             # the block ends at the first empty line (or the end)
             stop = pos
             while stop < end and text[stop] not in "\r\n":
                 nl = text.find("\n", stop, end)
                 stop = end if nl < 0 else nl + 1
-            body = self._headers(block, pos, stop)
-            if block.get_content_maintype() in ("multipart", "message"):
+            body = self._headers(fields, pos, stop)
+            ctype = _content_type_of(fields, "text/plain")
+            if ctype.startswith("multipart/") or ctype.startswith("message/"):
                 raise _Fallback
-            block.set_payload(text[body:stop])
+            block = Part(fields, ctype, text[body:stop])
+            blocks.append(block)
             pos = stop
             if pos < end:  # consume the empty line
                 nl = text.find("\n", pos, end)
                 pos = end if nl < 0 else nl + 1
             if pos >= end:
-                return last
-
-
-def _drop_final_eol(last: Message, multipart: bool) -> None:
-    """RFC 2046: the line break before a boundary belongs to the boundary, not the part."""
-    if multipart:
-        epilogue = last.epilogue
-        if epilogue == "":
-            last.epilogue = None
-        elif epilogue is not None:
-            last.epilogue = _strip_eol(epilogue)
-        return
-    fields = vars(last)  # the feed parser edits the raw payload in place too
-    payload = fields.get("_payload")
-    if isinstance(payload, str):
-        fields["_payload"] = _strip_eol(payload)
+                return block

@@ -1,9 +1,10 @@
-"""Reading a bounce email: bytes -> a parsed message -> the parts the format modules need.
+"""Reading a bounce email: bytes -> a parsed MIME tree -> the parts the format modules need.
 
-The stdlib `email` package does the MIME work (policy compat32: the fastest, and it never
-raises on broken headers). This module adds what bounces need on top of it: decoding text in
-any charset (declared, mis-declared or undeclared), finding the delivery-status part, the
-returned original message, and the human-readable text, all within fixed size limits.
+fastmime parses the message into light `Part`s with the structure the stdlib `email` package
+(policy compat32: it never raises on broken headers) would find; the stdlib still does the odd
+cases, RFC 2047 and charset work. This module adds what bounces need on top of it: decoding
+text in any charset (declared, mis-declared or undeclared), finding the delivery-status part,
+the returned original message, and the human-readable text, all within fixed size limits.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
-from typing import Any, Final
+from typing import Final
 
 from smtpdiag.bounce import fastmime
+from smtpdiag.bounce.fastmime import Part
 
 MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024  # bytes of a message parsed; the rest is not needed to judge it
 MAX_TEXT_CHARS: Final = 256 * 1024  # characters of human-readable text kept for the format modules
@@ -102,7 +104,7 @@ def decode_header(value: object) -> str:
     return " ".join("".join(out).split())
 
 
-def _first_raw(msg: Message, name: str) -> str | None:
+def _first_raw(msg: Message, name: str) -> object:
     """The first raw value of a header field (what `Message.get` fetches), without the fetch policy."""
     for k, v in msg.raw_items():
         if k.lower() == name:
@@ -110,32 +112,38 @@ def _first_raw(msg: Message, name: str) -> str | None:
     return None
 
 
-def part_text(part: Message) -> str:
+def part_text(part: Part) -> str:
     """The decoded text of one non-multipart MIME part."""
     try:
-        payload = part.get_payload(decode=True)
+        payload = fastmime.decoded_payload(part)
     except Exception:
         payload = None
     if isinstance(payload, bytes):
         # Both lookups parse every Content-Type parameter; a plain value is read directly
         # (for an ASCII name, get_content_charset is get_param lower-cased).
-        ctype_raw = _first_raw(part, "content-type")
+        source = part.source
+        ctype_raw = part.first("content-type") if source is None else _first_raw(source, "content-type")
         plain, charset = (True, None) if ctype_raw is None else fastmime.plain_param(ctype_raw, "charset")
         cs: object
         if plain:
             cs = (charset.lower() or charset) if charset is not None else None
         else:
-            cs = part.get_content_charset() or part.get_param("charset")
+            msg = source if source is not None else fastmime.headers_message(part.fields)
+            cs = msg.get_content_charset() or msg.get_param("charset")
         text = decode_bytes(payload, cs if isinstance(cs, str) else None)
     else:
-        raw = part.get_payload()
-        text = raw if isinstance(raw, str) else ""
+        text = fastmime.payload_text(part) or ""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text[:MAX_TEXT_CHARS]
 
 
-def parse_bytes(data: bytes) -> Message:
+#: What the pipeline holds: our tree from `parse_bytes`, or a stdlib Message a caller gave
+#: (`walk_parts` and `Context` take both and convert the latter).
+ParsedMessage = Part | Message
+
+
+def parse_bytes(data: bytes) -> ParsedMessage:
     data = data[:MAX_MESSAGE_BYTES]
     m = MBOX_FROM_RE.match(data)
     if m:
@@ -144,7 +152,7 @@ def parse_bytes(data: bytes) -> Message:
         # RFC 6533 reports carry UTF-8 fields; parsed as message/* the stdlib replaces those bytes.
         # Read them as a text part instead and decode the bytes ourselves.
         data = GLOBAL_DSN_RE.sub(GLOBAL_DSN_TEXT_TYPE.encode(), data)
-    return fastmime.message_from_bytes(data)  # the stdlib's tree, built faster
+    return fastmime.parse(data)  # the stdlib's tree, built faster and lighter
 
 
 GLOBAL_DSN_RE: Final = re.compile(rb"(?i)message/global-delivery-status")
@@ -187,43 +195,45 @@ def html_to_text(html: str) -> str:
 ORIGINAL_FIELDS: Final = frozenset({"message-id", "from", "to", "subject", "date", "cc"})
 
 
-def _headers_text(msg: Message) -> str:
+def _headers_text(msg: Part) -> str:
     """The fields of a returned message that bounce analysis reports (not its Received trail)."""
     lines = []
-    # raw_items + the policy's fetch for the few fields kept is what items() gives for them,
-    # without fetching (sanitizing) every field of a long Received trail.
-    # (Any: compat32's fetch may return an email.header.Header, not the str typeshed promises)
-    fetch: Any = msg.policy.header_fetch_parse
-    for k, v in itertools.islice(msg.raw_items(), 200):
+    # the raw fields + the policy's fetch for the few fields kept is what items() gives for
+    # them, without fetching (sanitizing) every field of a long Received trail
+    for k, v in itertools.islice(msg.fields, 200):
         if k.lower() in ORIGINAL_FIELDS:
-            lines.append(f"{k}: {decode_header(fetch(k, v))}")
+            lines.append(f"{k}: {decode_header(msg.fetch(k, v))}")
     return "\n".join(lines)
 
 
-def walk_parts(msg: Message) -> Parts:
+def walk_parts(msg: Part | Message) -> Parts:
+    """What the format modules need from a message's MIME tree (a stdlib tree is converted)."""
+    root = msg if isinstance(msg, Part) else fastmime.from_message(msg)
     out = Parts()
     texts: list[str] = []
     htmls: list[str] = []
-    stack: list[Message] = [msg]
+    stack: list[Part] = [root]
     seen = 0
     while stack and seen < MAX_PARTS:
         part = stack.pop(0)
         seen += 1
-        ctype = fastmime.content_type(part)
+        ctype = part.ctype
         out.content_types.append(ctype)
         if ctype in ("message/delivery-status", "message/global-delivery-status", GLOBAL_DSN_TEXT_TYPE):
             out.status_blocks.append(_status_text(part))
             continue
         if ctype in ("message/rfc822", "message/global", "message/partial"):
             if not out.original_headers:
-                inner = part.get_payload()
-                if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                inner = part.children
+                if inner:
                     out.original_headers = _headers_text(inner[0])
-                    body = inner[0].get_payload()
-                    if isinstance(body, str):
+                    body = fastmime.payload_text(inner[0])
+                    if body is not None:
                         out.original_body = body[:4096]
-                elif isinstance(inner, str):
-                    out.original_headers = inner[:MAX_TEXT_CHARS]
+                elif inner is None:
+                    unparsed = fastmime.payload_text(part)
+                    if unparsed is not None:
+                        out.original_headers = unparsed[:MAX_TEXT_CHARS]
             continue
         if ctype in ("text/rfc822-headers", "text/global-headers", "text/rfc822"):
             if not out.original_headers:
@@ -232,10 +242,8 @@ def walk_parts(msg: Message) -> Parts:
         if ctype == "message/feedback-report":
             out.feedback_report = _status_text(part)
             continue
-        if part.is_multipart():
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                stack[0:0] = [p for p in payload if isinstance(p, Message)]
+        if part.children is not None:  # the stdlib's is_multipart(): a list payload
+            stack[0:0] = part.children
             continue
         if ctype.startswith("multipart/"):
             inner_parts = _split_unparsed_multipart(part)
@@ -252,7 +260,7 @@ def walk_parts(msg: Message) -> Parts:
             htmls.append(part_text(part))
         elif ctype == "application/json":
             out.json_parts.append(part_text(part))
-        elif part is msg:
+        elif part is root:
             texts.append(part_text(part))
     if not texts and htmls:
         texts = [html_to_text(h) for h in htmls]
@@ -263,55 +271,53 @@ def walk_parts(msg: Message) -> Parts:
 BOUNDARY_RE: Final = re.compile(r'(?im)^\s{0,8}boundary\s{0,4}=\s{0,4}"?([^"\s;]{1,200})"?')
 
 
-def _split_unparsed_multipart(part: Message) -> list[Message]:
+def _split_unparsed_multipart(part: Part) -> list[Part]:
     """Parts of a multipart whose boundary parameter sits on an unfolded header line.
 
     Some mail systems write `boundary=...` on a line of its own without the leading whitespace
     that would continue the Content-Type header; the parser then sees no boundary at all.
     """
-    payload = part.get_payload()
-    if not isinstance(payload, str):
+    payload = fastmime.payload_text(part)
+    if payload is None:
         return []
     m = BOUNDARY_RE.search(payload[:2000])
     if not m:
         return []
     delim = "--" + m.group(1)
     chunks = payload[m.end() :].split(delim)
-    out: list[Message] = []
+    out: list[Part] = []
     for chunk in chunks[1 : MAX_PARTS + 1]:
         if chunk.startswith("--"):
             break
-        out.append(email.message_from_string(chunk.lstrip("\r\n"), policy=compat32))
+        out.append(fastmime.from_message(email.message_from_string(chunk.lstrip("\r\n"), policy=compat32)))
     return out
 
 
-def _status_text(part: Message) -> str:
+def _status_text(part: Part) -> str:
     """The raw text of a message/delivery-status (or feedback-report) part.
 
     compat32 parses delivery-status payloads into a list of header blocks; turning them back into
     text keeps one parser (fields.py) for both this and status blocks embedded in plain text.
     """
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    if part.children is not None:
         blocks = []
-        for block in payload:
-            if isinstance(block, Message):
-                blocks.append("\n".join([f"{k}: {_field_text(block, k, v)}" for k, v in block.raw_items()]))
-                rest = block.get_payload()
-                if isinstance(rest, str) and rest.strip():
-                    # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
-                    blocks.append(_unescape(rest).replace("\r\n", "\n"))
+        for block in part.children:
+            blocks.append("\n".join([f"{k}: {_field_text(block, k, v)}" for k, v in block.fields]))
+            rest = fastmime.payload_text(block)
+            if rest is not None and rest.strip():
+                # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
+                blocks.append(_unescape(rest).replace("\r\n", "\n"))
         return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
     return part_text(part)
 
 
-def _field_text(block: Message, name: str, raw: Any) -> str:
-    """The decoded value of one field of a status block (as read through `block.items()`)."""
-    if isinstance(raw, str) and raw.isascii() and "=?" not in raw:
-        # ASCII: the fetch policy returns it unchanged; without encoded-words decoding adds no
+def _field_text(block: Part, name: str, raw: str) -> str:
+    """The decoded value of one field of a status block (as read through `Message.items()`)."""
+    if raw.isascii() and "=?" not in raw:
+        # ASCII: compat32's fetch returns it unchanged; without encoded-words decoding adds no
         # 8-bit text either, so there is nothing to unescape
         return decode_header(raw)
-    return _unescape(decode_header(block.policy.header_fetch_parse(name, raw)))
+    return _unescape(decode_header(block.fetch(name, raw)))
 
 
 SURROGATE_RE: Final = re.compile("[" + chr(0xDC80) + "-" + chr(0xDCFF) + "]")  # escaped 8-bit bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fields import find_address, parse_field_blocks
 from smtpdiag.bounce.formats.base import Context, Facts
 
@@ -19,7 +20,7 @@ def detect(ctx: Context) -> bool:
         simple = isinstance(raw, str) and raw.isascii() and "*" not in raw and "\\" not in raw
         if simple and "feedback-report" not in raw.lower():
             return False
-        return (ctx.msg.get_param("report-type") or "") == "feedback-report"
+        return (fastmime.get_param(ctx.msg, "report-type") or "") == "feedback-report"
     return is_unsubscribe_request(ctx)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+from smtpdiag.bounce import fastmime
+from smtpdiag.bounce.fastmime import Part
 from smtpdiag.bounce.fields import parse_field_blocks
 from smtpdiag.bounce.mime import Parts, decode_header
 
@@ -46,6 +48,8 @@ MAX_INLINE_HEADER_LINES = 200  # lines of an inline returned message's header bl
 class Context:
     """One parsed message plus lazily computed views of it (each computed at most once).
 
+    `msg` is the message's light MIME tree (a stdlib `Message` given is converted to one).
+
     The views are plain attributes filled on first use (None = not computed yet) rather than
     cached_property: no per-instance __dict__ and no lock, and the class compiles as is.
     """
@@ -64,8 +68,8 @@ class Context:
         "parts",
     )
 
-    def __init__(self, msg: Message, parts: Parts) -> None:
-        self.msg = msg
+    def __init__(self, msg: Part | Message, parts: Parts) -> None:
+        self.msg: Part = msg if isinstance(msg, Part) else fastmime.from_message(msg)
         self.parts = parts
         self._raw_headers: dict[str, str] | None = None
         self._header_names: frozenset[str] | None = None
@@ -81,12 +85,12 @@ class Context:
     def raw_headers(self) -> dict[str, str]:
         """The first raw value of each of the bounce's own header fields, by lower-cased name.
 
-        Built in one pass: `Message.get` lower-cases every field name on every call, and the
-        format modules ask for a dozen fields per message.
+        Built in one pass: a lookup by name lower-cases every field name on every call, and
+        the format modules ask for a dozen fields per message.
         """
         if self._raw_headers is None:
             first: dict[str, str] = {}
-            for k, v in self.msg.raw_items():
+            for k, v in self.msg.fields:
                 first.setdefault(k.lower(), v)
             self._raw_headers = first
         return self._raw_headers
@@ -106,11 +110,11 @@ class Context:
         v: Any = self.raw_headers.get(key)
         if v is None:
             return ""
-        if not (isinstance(v, str) and v.isascii()):
+        if not v.isascii():
             # 8-bit bytes (surrogate escapes): compat32's fetch turns them into a Header object
             # (typeshed says str: read it through Any so compiled code does not insist on str)
-            message: Any = self.msg
-            v = message.get(name)
+            source: Any = self.msg.source
+            v = source.get(name) if source is not None else fastmime.compat32_fetch(name, v)
         out = self._decoded[key] = decode_header(v) if v is not None else ""
         return out
 
@@ -199,7 +203,12 @@ class Context:
     @property
     def received(self) -> list[str]:
         if self._received is None:
-            self._received = [decode_header(v) for v in (self.msg.get_all("Received") or [])[:30]]
+            msg = self.msg
+            if msg.source is not None:
+                values: list[Any] = msg.source.get_all("Received") or []
+            else:
+                values = [msg.fetch(k, v) for k, v in msg.fields if k.lower() == "received"]
+            self._received = [decode_header(v) for v in values[:30]]
         return self._received
 
 
