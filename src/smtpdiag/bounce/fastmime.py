@@ -44,13 +44,16 @@ MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the st
 _HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
 # A header block: the lines the feed parser's test accepts, one after the other (each line
 # consumes at least one character and backtracking stays within one line's field name).
-_HEADER_BLOCK: Final = re.compile(
-    "(?:" + _HEADER_LINE.pattern.removeprefix("^") + r"[^\n]*(?:\n|\Z))*"
+_HEADER_BLOCK: Final = re.compile(r"(?:(?:[\041-\071\073-\176]*:|[\t ]|From )[^\n]*\n?)*")
+# The fields of a header block, each (name, value): the name (the feed parser's name characters,
+# up to the first ":"), the value without its leading blanks, continuation lines included.
+# compat32 drops a line with an empty name and a continuation line with no field before it: so
+# does this (neither starts a match). Any other line starting ("From ", a line that is no header
+# line) gives a last ("", "") that takes in the rest: the block ends earlier than thought.
+_FIELDS: Final = re.compile(
+    r"^(?:([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)|(?![\041-\071\073-\176]*:|[\t ])[\s\S]+)",
+    re.MULTILINE,
 )
-# One field of a header block: its name (the feed parser's name characters, up to the first
-# ":"), then its value without the leading blanks, continuation lines included. Within a
-# header block every line start is a field, a line opening with ":" or a continuation line.
-_FIELD: Final = re.compile(r"^([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
 _BARE_CR: Final = re.compile("\r(?!\n)")
 _UUENCODE: Final = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 # What Message.get_payload(decode=True) decodes base64 with (a private module: no stubs).
@@ -246,14 +249,26 @@ class _Fallback(Exception):
 
 def parse(data: bytes) -> Part:
     """The tree `email.message_from_bytes(data, policy=compat32)` would give, as light parts."""
-    text = data.decode("ascii", "surrogateescape")
+    part = _parse_text(data.decode("ascii", "surrogateescape"))
+    return part if part is not None else from_message(email.message_from_bytes(data, policy=compat32))
+
+
+def parse_text(text: str) -> Part:
+    """`parse` for text: the tree `email.message_from_string(text, policy=compat32)` would give."""
+    # ASCII text is what `parse` makes of the same bytes (the stdlib parses that text too)
+    part = _parse_text(text) if text.isascii() else None
+    return part if part is not None else from_message(email.message_from_string(text, policy=compat32))
+
+
+def _parse_text(text: str) -> Part | None:
+    """The tree of an ASCII (or surrogate-escaped) text; None for the cases left to the stdlib."""
     if "\r" in text and _BARE_CR.search(text):
         # bare CR line ends: the feed parser splits lines on them too; not reproduced here
-        return from_message(email.message_from_bytes(data, policy=compat32))
+        return None
     try:
         return _Parser(text).message()
     except (_Fallback, RecursionError):
-        return from_message(email.message_from_bytes(data, policy=compat32))
+        return None
 
 
 def _strip_eol(value: str) -> str:
@@ -272,11 +287,12 @@ def _source_parse(lines: list[str]) -> tuple[str, str]:
 
 
 class _Parser:
-    __slots__ = ("entities", "text")
+    __slots__ = ("entities", "has_cr", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.entities = 0
+        self.has_cr = "\r" in text  # CRLF line ends: values to strip of their "\r"
 
     def message(self) -> Part:
         part, _last, _multipart = self._entity(0, len(self.text), "text/plain", 0)
@@ -287,11 +303,43 @@ class _Parser:
         if self.entities > MAX_ENTITIES:
             raise _Fallback
 
+    def _empty_line(self, pos: int, end: int) -> int:
+        """Where the first empty line in [pos, end) starts (`pos` starts a line); `end` if none."""
+        text = self.text
+        if pos >= end or text[pos] in "\r\n":
+            return pos if pos < end else end
+        i = text.find("\n\n", pos, end)
+        if self.has_cr:  # "\r" opens a line only as "\r\n" (bare CRs never get here)
+            j = text.find("\n\r", pos, end if i < 0 else i)
+            if j >= 0:
+                i = j
+        return end if i < 0 else i + 1
+
     def _headers(self, fields: list[tuple[str, str]], pos: int, end: int) -> int:
-        """Read the header block at `pos` (a line start) into `fields`; return where the body starts."""
+        """Read the header block at `pos` (a line start) into `fields`; return where the body starts.
+
+        The usual block is header lines up to an empty line: one regex pass over them reads the
+        fields and notices any line that would end the block earlier ("From " lines, a body
+        without the empty line), which `_headers_exact` then handles.
+        """
         text = self.text
         if pos and text[pos - 1] != "\n":
-            raise _Fallback  # not reached: entities start on a line (the "^" below relies on it)
+            raise _Fallback  # not reached: entities start on a line (the "^" of _FIELDS relies on it)
+        block_end = self._empty_line(pos, end)
+        found = _FIELDS.findall(text, pos, block_end)
+        if found and not found[-1][0]:
+            return self._headers_exact(fields, pos, end)
+        if self.has_cr:
+            found = [(name, value.rstrip("\r\n")) for name, value in found]
+        fields.extend(found)
+        if block_end >= end:
+            return end
+        nl = text.find("\n", block_end, end)  # the empty line between header and body
+        return end if nl < 0 else nl + 1
+
+    def _headers_exact(self, fields: list[tuple[str, str]], pos: int, end: int) -> int:
+        """`_headers` for a block that does not simply run up to an empty line."""
+        text = self.text
         # the header lines, as far as the feed parser's line test accepts them
         lines = _HEADER_BLOCK.match(text, pos, end)
         block_end = body = lines.end() if lines else pos
@@ -300,12 +348,8 @@ class _Parser:
             body = end if nl < 0 else nl + 1
         if text.startswith("From ", pos) or text.find("\nFrom ", pos, block_end) >= 0:
             return self._headers_by_line(fields, pos, end)
-        # A field is a line starting with a name and ":" plus its continuation lines; a line
-        # with an empty name and a continuation line with no field before it are dropped, as
-        # compat32's header_source_parse + set_raw would. The value: leading blanks of the
-        # first line and the final line break stripped.
-        found = _FIELD.findall(text, pos, block_end)
-        if "\r" in text:
+        found = _FIELDS.findall(text, pos, block_end)
+        if self.has_cr:
             found = [(name, value.rstrip("\r\n")) for name, value in found]
         fields.extend(found)
         return body
@@ -454,11 +498,7 @@ class _Parser:
         while True:
             self._count()
             fields: list[tuple[str, str]] = []
-            # the block ends at the first empty line (or the end)
-            stop = pos
-            while stop < end and text[stop] not in "\r\n":
-                nl = text.find("\n", stop, end)
-                stop = end if nl < 0 else nl + 1
+            stop = self._empty_line(pos, end)  # the block ends at the first empty line (or the end)
             body = self._headers(fields, pos, stop)
             ctype = _content_type_of(fields, "text/plain")
             if ctype.startswith("multipart/") or ctype.startswith("message/"):

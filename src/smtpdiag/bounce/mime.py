@@ -16,7 +16,6 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from email.policy import compat32
 from typing import Final
 
 from smtpdiag.bounce import fastmime
@@ -289,7 +288,7 @@ def _split_unparsed_multipart(part: Part) -> list[Part]:
     for chunk in chunks[1 : MAX_PARTS + 1]:
         if chunk.startswith("--"):
             break
-        out.append(fastmime.from_message(email.message_from_string(chunk.lstrip("\r\n"), policy=compat32)))
+        out.append(fastmime.parse_text(chunk.lstrip("\r\n")))
     return out
 
 

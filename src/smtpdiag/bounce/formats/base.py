@@ -103,19 +103,17 @@ class Context:
         return self._header_names
 
     def header(self, name: str) -> str:
-        key = name.lower()
-        done = self._decoded.get(key)
+        """The decoded value of the bounce's first `name` field ("" when it has none)."""
+        done = self._decoded.get(name)  # by the name as asked: callers use constant spellings
         if done is not None:
             return done
-        v: Any = self.raw_headers.get(key)
-        if v is None:
-            return ""
-        if not v.isascii():
+        v: Any = self.raw_headers.get(name.lower())
+        if v is not None and not v.isascii():
             # 8-bit bytes (surrogate escapes): compat32's fetch turns them into a Header object
             # (typeshed says str: read it through Any so compiled code does not insist on str)
             source: Any = self.msg.source
             v = source.get(name) if source is not None else fastmime.compat32_fetch(name, v)
-        out = self._decoded[key] = decode_header(v) if v is not None else ""
+        out = self._decoded[name] = decode_header(v) if v is not None else ""
         return out
 
     @property
