@@ -105,7 +105,8 @@ class Part:
         compat32 gives an `email.header.Header` for values with 8-bit bytes (hence Any).
         """
         if self.source is not None:
-            return self.source.policy.header_fetch_parse(name, raw)
+            policy: Any = self.source.policy  # (typeshed's str would be checked by compiled code)
+            return policy.header_fetch_parse(name, raw)
         if raw.isascii():
             return raw  # compat32 changes only values with 8-bit bytes
         return compat32_fetch(name, raw)
@@ -174,7 +175,8 @@ def decoded_payload(part: Part) -> Any:
 
 def from_message(msg: Message) -> Part:
     """The light tree of a stdlib `Message` tree (each part keeps its Message as `source`)."""
-    fields = [(k, v if isinstance(v, str) else str(v)) for k, v in msg.raw_items()]
+    items: Any = msg.raw_items()  # values are not always str (other policies store header objects)
+    fields = [(k, v if isinstance(v, str) else str(v)) for k, v in items]
     children: list[Part] | None = None
     if msg.is_multipart():
         payload: Any = msg.get_payload()

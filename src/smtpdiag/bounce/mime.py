@@ -16,7 +16,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import Final
+from typing import Any, Final
 
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fastmime import Part
@@ -105,7 +105,8 @@ def decode_header(value: object) -> str:
 
 def _first_raw(msg: Message, name: str) -> object:
     """The first raw value of a header field (what `Message.get` fetches), without the fetch policy."""
-    for k, v in msg.raw_items():
+    items: Any = msg.raw_items()  # values are not always str (other policies store header objects)
+    for k, v in items:
         if k.lower() == name:
             return v
     return None

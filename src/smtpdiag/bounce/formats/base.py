@@ -202,8 +202,9 @@ class Context:
     def received(self) -> list[str]:
         if self._received is None:
             msg = self.msg
-            if msg.source is not None:
-                values: list[Any] = msg.source.get_all("Received") or []
+            source: Any = msg.source  # compat32 may give Header objects, not typeshed's str
+            if source is not None:
+                values: list[Any] = source.get_all("Received") or []
             else:
                 values = [msg.fetch(k, v) for k, v in msg.fields if k.lower() == "received"]
             self._received = [decode_header(v) for v in values[:30]]
