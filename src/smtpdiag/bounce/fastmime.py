@@ -54,6 +54,13 @@ _FIELDS: Final = re.compile(
     r"^(?:([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)|(?![\041-\071\073-\176]*:|[\t ])[\s\S]+)",
     re.MULTILINE,
 )
+# The lines of a delivery-status body, each (name, value, empty line, dropped line): a field as
+# in _FIELDS; an empty line (it ends a block); a line compat32 drops (a continuation line with
+# no field before it, an empty name); anything else gives ("", "", "", "") and takes in the rest.
+_STATUS_LINES: Final = re.compile(
+    r"^(?:([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)|(\r?\n)|([\t :])[^\n]*|[\s\S]+)",
+    re.MULTILINE,
+)
 _BARE_CR: Final = re.compile("\r(?!\n)")
 _UUENCODE: Final = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 # What Message.get_payload(decode=True) decodes base64 with (a private module: no stubs).
@@ -193,7 +200,7 @@ def _content_type_of(fields: list[tuple[str, str]], default_type: str) -> str:
     `get_content_type` itself.
     """
     for name, value in fields:
-        if name.lower() == "content-type":
+        if len(name) == 12 and name.lower() == "content-type":  # (the length test is cheaper)
             if not value.isascii():
                 return headers_message(fields, default_type).get_content_type()
             ctype: str = value.partition(";")[0].strip().lower()
@@ -310,11 +317,13 @@ class _Parser:
         text = self.text
         if pos >= end or text[pos] in "\r\n":
             return pos if pos < end else end
-        i = text.find("\n\n", pos, end)
         if self.has_cr:  # "\r" opens a line only as "\r\n" (bare CRs never get here)
-            j = text.find("\n\r", pos, end if i < 0 else i)
+            i = text.find("\n\r", pos, end)
+            j = text.find("\n\n", pos, end if i < 0 else i)  # (LF ends among CRLF ones: rare)
             if j >= 0:
                 i = j
+        else:
+            i = text.find("\n\n", pos, end)
         return end if i < 0 else i + 1
 
     def _headers(self, fields: list[tuple[str, str]], pos: int, end: int) -> int:
@@ -324,10 +333,13 @@ class _Parser:
         fields and notices any line that would end the block earlier ("From " lines, a body
         without the empty line), which `_headers_exact` then handles.
         """
+        return self._header_block(fields, pos, self._empty_line(pos, end), end)
+
+    def _header_block(self, fields: list[tuple[str, str]], pos: int, block_end: int, end: int) -> int:
+        """`_headers` once the first empty line (or the end), `block_end`, is known."""
         text = self.text
         if pos and text[pos - 1] != "\n":
             raise _Fallback  # not reached: entities start on a line (the "^" of _FIELDS relies on it)
-        block_end = self._empty_line(pos, end)
         found = _FIELDS.findall(text, pos, block_end)
         if found and not found[-1][0]:
             return self._headers_exact(fields, pos, end)
@@ -414,10 +426,15 @@ class _Parser:
         # a plain boundary either, as "-" is neither blank nor a line end)
         return None
 
-    def _boundary_line(self, sep: str, pos: int, end: int) -> tuple[int, int, bool] | None:
-        """The first line in [pos, end) that is the boundary `sep`: (start, end, is_close)."""
+    def _boundary_line(
+        self, sep: str, pos: int, end: int, at_pos: bool = True
+    ) -> tuple[int, int, bool] | None:
+        """The first line in [pos, end) that is the boundary `sep`: (start, end, is_close).
+
+        at_pos=False: the caller already found that the line at `pos` is not the boundary.
+        """
         text = self.text
-        if pos < end and (pos == 0 or text[pos - 1] == "\n"):  # `pos` itself starts a line
+        if at_pos and pos < end and (pos == 0 or text[pos - 1] == "\n"):  # `pos` itself starts a line
             hit = self._boundary_at(sep, pos)
             if hit is not None and pos + len(sep) <= end:
                 return hit
@@ -482,7 +499,7 @@ class _Parser:
                 if again is None:
                     break
                 start = again[1]
-            hit = self._boundary_line(sep, start, end)
+            hit = self._boundary_line(sep, start, end, False)
             part_end = hit[0] if hit else end
             child, last, last_multipart = self._entity(start, part_end, child_type, depth + 1)
             children.append(child)
@@ -493,7 +510,41 @@ class _Parser:
                 return  # no close boundary, or the close boundary (the epilogue is not kept)
 
     def _status_blocks(self, part: Part, pos: int, end: int) -> Part:
-        """message/delivery-status: header blocks separated by empty lines, each a part."""
+        """message/delivery-status: header blocks separated by empty lines, each a part.
+
+        Returns the last block. Usually every line is a field, a line compat32 drops or an
+        empty line: one regex pass then reads them all; otherwise `_status_blocks_exact`.
+        """
+        text = self.text
+        if pos and text[pos - 1] != "\n":
+            raise _Fallback  # not reached: entities start on a line (the "^" of _STATUS_LINES relies on it)
+        lines = _STATUS_LINES.findall(text, pos, end)
+        if lines and not any(lines[-1]):  # a line that is none of those: the exact way
+            return self._status_blocks_exact(part, pos, end)
+        has_cr = self.has_cr
+        maybe_typed = False  # whether a field name has the length of "Content-Type"
+        block_fields: list[list[tuple[str, str]]] = []
+        fields: list[tuple[str, str]] | None = []  # those of the open block (None: none open)
+        for name, value, empty_line, _dropped in lines:
+            if fields is None:  # a line after an empty line opens the next block
+                fields = []
+            if name:
+                fields.append((name, value.rstrip("\r\n") if has_cr else value))
+                maybe_typed = maybe_typed or len(name) == 12
+            elif empty_line:  # ends the block (one after it only opens if a line follows)
+                block_fields.append(fields)
+                fields = None
+        if fields is not None:
+            block_fields.append(fields)
+        self.entities += len(block_fields)
+        if self.entities > MAX_ENTITIES:
+            raise _Fallback
+        blocks = [Part(f, _status_block_type(f) if maybe_typed else "text/plain") for f in block_fields]
+        part.children = blocks
+        return blocks[-1]
+
+    def _status_blocks_exact(self, part: Part, pos: int, end: int) -> Part:
+        """`_status_blocks` block by block, for blocks with lines that end their header early."""
         text = self.text
         blocks: list[Part] = []
         part.children = blocks
@@ -501,11 +552,8 @@ class _Parser:
             self._count()
             fields: list[tuple[str, str]] = []
             stop = self._empty_line(pos, end)  # the block ends at the first empty line (or the end)
-            body = self._headers(fields, pos, stop)
-            ctype = _content_type_of(fields, "text/plain")
-            if ctype.startswith("multipart/") or ctype.startswith("message/"):
-                raise _Fallback
-            block = Part(fields, ctype, text[body:stop])
+            body = self._header_block(fields, pos, stop, stop)
+            block = Part(fields, _status_block_type(fields), text[body:stop])
             blocks.append(block)
             pos = stop
             if pos < end:  # consume the empty line
@@ -513,3 +561,11 @@ class _Parser:
                 pos = end if nl < 0 else nl + 1
             if pos >= end:
                 return block
+
+
+def _status_block_type(fields: list[tuple[str, str]]) -> str:
+    """The content type of a delivery-status block; a structured one is left to the stdlib."""
+    ctype = _content_type_of(fields, "text/plain")
+    if ctype.startswith("multipart/") or ctype.startswith("message/"):
+        raise _Fallback
+    return ctype

@@ -302,13 +302,23 @@ def _status_text(part: Part) -> str:
     if part.children is not None:
         blocks = []
         for block in part.children:
-            blocks.append("\n".join([f"{k}: {_field_text(block, k, v)}" for k, v in block.fields]))
+            blocks.append("\n".join([_field_line(block, k, v) for k, v in block.fields]))
+            if not block.body and block.source is None:
+                continue  # all fields (the usual block): no text after them
             rest = fastmime.payload_text(block)
             if rest is not None and rest.strip():
                 # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
                 blocks.append(_unescape(rest).replace("\r\n", "\n"))
         return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
     return part_text(part)
+
+
+def _field_line(block: Part, name: str, raw: str) -> str:
+    """"Name: value" for one field of a status block, the value decoded."""
+    if raw.isascii() and "=?" not in raw:
+        # decode_header(raw) in short (the usual field; one call per field less)
+        return f"{name}: {' '.join(raw[:MAX_HEADER_CHARS].split())}"
+    return f"{name}: {_field_text(block, name, raw)}"
 
 
 def _field_text(block: Part, name: str, raw: str) -> str:
