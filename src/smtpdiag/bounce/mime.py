@@ -311,7 +311,8 @@ def _field_text(block: Message, name: str, raw: Any) -> str:
         # ASCII: the fetch policy returns it unchanged; without encoded-words decoding adds no
         # 8-bit text either, so there is nothing to unescape
         return decode_header(raw)
-    return _unescape(decode_header(block.policy.header_fetch_parse(name, raw)))
+    policy: Any = block.policy  # its fetch may return an email.header.Header, not the str typeshed says
+    return _unescape(decode_header(policy.header_fetch_parse(name, raw)))
 
 
 SURROGATE_RE: Final = re.compile("[" + chr(0xDC80) + "-" + chr(0xDCFF) + "]")  # escaped 8-bit bytes
