@@ -8,9 +8,9 @@ the cut is reported on the message, so nothing is silently lost.
 
 from __future__ import annotations
 
+import io
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -130,58 +130,142 @@ def _unescape_from(data: bytes) -> bytes:
 _ESCAPED_FROM = re.compile(rb"(?m)^>(>{0,64}From )")
 
 
-def _read_file(path: str) -> Iterator[InputMessage]:
+#: Bytes asked of the OS at a time when the size of a file is unknown or wrong (pipes, /proc, a
+#: file still growing).
+READ_CHUNK_BYTES = 64 * 1024
+
+
+def _read_up_to(fd: int, limit: int, expected: int) -> bytes:
+    """The first `limit` bytes of `fd` (all of it when shorter).
+
+    `expected` (the size fstat reported) sizes the first read, so a regular file costs one read
+    plus the read that confirms its end, and no buffer larger than the file is ever allocated.
+    """
+    data = os.read(fd, max(1, min(expected + 1, limit)))
+    if not data or len(data) >= limit:
+        return data
+    parts = [data]
+    total = len(data)
+    while total < limit:
+        chunk = os.read(fd, min(READ_CHUNK_BYTES, limit - total))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+    return data if len(parts) == 1 else b"".join(parts)
+
+
+def _read_file(path: str) -> InputMessage | Iterator[InputMessage]:
+    """The message in file `path`, or an iterator over its messages when it is an mbox of several.
+
+    Plain os.open/os.read rather than a buffered file object: most inputs are small files read
+    whole, and this way a file costs open, fstat, two reads and close, nothing more.
+    """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(5)
-            fh.seek(0)
-            if head == b"From ":
-                small = fh.read(SMALL_MBOX_BYTES + 1)
-                if len(small) <= SMALL_MBOX_BYTES and small.find(b"\nFrom ", 5) < 0:
-                    # one message behind an mbox From_ line (the usual saved bounce): no splitting
-                    body = small[small.find(b"\n") + 1 :] if b"\n" in small else b""
-                    yield InputMessage(path=path, data=_unescape_from(body))
-                    return
-                fh.seek(0)
-                yield from iter_mbox(fh, path)
-                return
-            data = fh.read(MAX_MESSAGE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        yield InputMessage(path=path, error=f"cannot read: {exc.strerror or exc}")
-        return
-    truncated = len(data) > MAX_MESSAGE_BYTES
-    yield InputMessage(path=path, data=data[:MAX_MESSAGE_BYTES], truncated=truncated)
+        return _unreadable(path, exc)
+    handed_over = False
+    try:
+        size = os.fstat(fd).st_size
+        # Enough to tell a single message behind an mbox From_ line from an mbox of several.
+        head = _read_up_to(fd, SMALL_MBOX_BYTES + 1, size)
+        if head.startswith(b"From "):
+            if len(head) <= SMALL_MBOX_BYTES:
+                if head.find(b"\nFrom ", 5) < 0:
+                    # one message behind an mbox From_ line (the usual saved bounce): no splitting
+                    body = head[head.find(b"\n") + 1 :] if b"\n" in head else b""
+                    return InputMessage(path=path, data=_unescape_from(body))
+                return iter_mbox(io.BytesIO(head), path)  # a small mbox: split in memory
+            os.lseek(fd, 0, os.SEEK_SET)  # a large mbox: stream it from the top
+            handed_over = True
+            return _iter_mbox_file(fd, path)
+        limit = MAX_MESSAGE_BYTES + 1
+        data = head
+        if len(head) > SMALL_MBOX_BYTES:  # a large message: read on up to the limit
+            data += _read_up_to(fd, limit - len(head), size - len(head))
+    except OSError as exc:
+        return _unreadable(path, exc)
+    finally:
+        if not handed_over:
+            os.close(fd)
+    if len(data) > MAX_MESSAGE_BYTES:
+        return InputMessage(path=path, data=data[:MAX_MESSAGE_BYTES], truncated=True)
+    return InputMessage(path=path, data=data)
+
+
+def _iter_mbox_file(fd: int, path: str) -> Iterator[InputMessage]:
+    """The messages of the mbox open on `fd` (which this closes), streamed line by line."""
+    try:
+        with open(fd, "rb") as stream:
+            yield from iter_mbox(stream, path)
+    except OSError as exc:
+        yield _unreadable(path, exc)
+
+
+def _unreadable(path: str, exc: OSError) -> InputMessage:
+    return InputMessage(path=path, error=f"cannot read: {exc.strerror or exc}")
+
+
+_MAILDIR_SUBDIRS = ("cur", "new", "tmp")
 
 
 def _is_maildir(path: str) -> bool:
-    return all(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new", "tmp"))
+    return all(os.path.isdir(os.path.join(path, sub)) for sub in _MAILDIR_SUBDIRS)
+
+
+def _has_maildir_subdirs(entries: list[os.DirEntry[str]]) -> bool:
+    """Whether a listing holds the cur/, new/ and tmp/ directories of a Maildir."""
+    found = {entry.name for entry in entries if entry.name in _MAILDIR_SUBDIRS and _entry_is_dir(entry)}
+    return len(found) == len(_MAILDIR_SUBDIRS)
+
+
+def _entry_is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows symbolic links, like os.stat
+    except OSError:
+        return False
+
+
+def _entry_is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _walk(path: str) -> Iterator[str]:
     """Regular, non-hidden files under a directory, in a stable (sorted) order.
 
     A Maildir contributes its new/ and cur/ messages (never tmp/: those are not delivered yet).
+    os.scandir gives each entry's type with the listing, so a file costs no stat call of its own.
     """
-    if _is_maildir(path):
+    entries: list[os.DirEntry[str]] = []
+    try:
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=_entry_name)
+    except OSError as exc:
+        # a Maildir we may enter but not list still has readable new/ and cur/
+        if not _is_maildir(path):
+            raise InputError(f"{path}: cannot list directory: {exc.strerror or exc}") from exc
+        maildir = True
+    else:
+        maildir = _has_maildir_subdirs(entries)
+    if maildir:
         for sub in ("new", "cur"):
             yield from _walk(os.path.join(path, sub))
         return
-    try:
-        names = sorted(os.listdir(path))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot list directory: {exc.strerror or exc}") from exc
-    for name in names:
-        if name.startswith("."):
+    for entry in entries:
+        if entry.name.startswith("."):
             continue
-        full = os.path.join(path, name)
-        try:
-            mode = os.stat(full).st_mode
-        except OSError:
-            continue
-        if stat.S_ISDIR(mode):
-            yield from _walk(full)
-        elif stat.S_ISREG(mode):
-            yield full
+        if _entry_is_dir(entry):
+            yield from _walk(entry.path)
+        elif _entry_is_file(entry):
+            yield entry.path
 
 
 def check_paths(paths: Sequence[str]) -> None:
@@ -200,6 +284,14 @@ def iter_inputs(paths: Iterable[str], stdin: BinaryIO | None = None) -> Iterator
             yield from iter_mbox(stdin, "-")
         elif os.path.isdir(path):
             for file_path in _walk(path):
-                yield from _read_file(file_path)
+                got = _read_file(file_path)
+                if isinstance(got, InputMessage):
+                    yield got
+                else:
+                    yield from got
         else:
-            yield from _read_file(path)
+            got = _read_file(path)
+            if isinstance(got, InputMessage):
+                yield got
+            else:
+                yield from got
