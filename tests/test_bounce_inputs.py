@@ -134,3 +134,201 @@ def test_dated_from_line_splits_even_without_a_blank_line() -> None:
     got = list(iter_mbox(io.BytesIO(data), "s"))
     assert [m.source for m in got] == ["s:1", "s:2"]
     assert got[1].data.startswith(b"Subject: two") and b"From the 2020 report" in got[1].data
+
+
+# --- the os-level reader against the reference (the plain buffered-file reader it replaced) -------
+
+
+def _reference_read_file(path: str) -> list[inputs.InputMessage]:
+    """The earlier reader: open(), read(5) + seek, then read(MAX_MESSAGE_BYTES + 1)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(5)
+            fh.seek(0)
+            if head == b"From ":
+                small = fh.read(inputs.SMALL_MBOX_BYTES + 1)
+                if len(small) <= inputs.SMALL_MBOX_BYTES and small.find(b"\nFrom ", 5) < 0:
+                    body = small[small.find(b"\n") + 1 :] if b"\n" in small else b""
+                    return [inputs.InputMessage(path=path, data=inputs._unescape_from(body))]
+                fh.seek(0)
+                return list(iter_mbox(fh, path))
+            data = fh.read(inputs.MAX_MESSAGE_BYTES + 1)
+    except OSError as exc:
+        return [inputs.InputMessage(path=path, error=f"cannot read: {exc.strerror or exc}")]
+    truncated = len(data) > inputs.MAX_MESSAGE_BYTES
+    return [inputs.InputMessage(path=path, data=data[: inputs.MAX_MESSAGE_BYTES], truncated=truncated)]
+
+
+def _reference_walk(path: str) -> list[str]:
+    """The earlier directory walk: sorted os.listdir and an os.stat per entry."""
+    import os
+    import stat
+
+    if all(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new", "tmp")):
+        return _reference_walk(os.path.join(path, "new")) + _reference_walk(os.path.join(path, "cur"))
+    found: list[str] = []
+    for name in sorted(os.listdir(path)):
+        if name.startswith("."):
+            continue
+        full = os.path.join(path, name)
+        try:
+            mode = os.stat(full).st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode):
+            found += _reference_walk(full)
+        elif stat.S_ISREG(mode):
+            found.append(full)
+    return found
+
+
+def _as_tuples(messages: list[inputs.InputMessage]) -> list[tuple[str, int, bytes, str, bool]]:
+    return [(m.path, m.index, m.data, m.error, m.truncated) for m in messages]
+
+
+def _reference_inputs(root: str) -> list[tuple[str, int, bytes, str, bool]]:
+    return _as_tuples([m for path in _reference_walk(root) for m in _reference_read_file(path)])
+
+
+def _awkward_tree(root: Path) -> None:
+    """Files on every branch of the reader: limits, mbox shapes, links, hidden files, a Maildir."""
+    cases = {
+        "empty": b"",
+        "from4": b"From",
+        "from-no-newline": b"From MAILER-DAEMON Sat Nov 28 16:00:00 2026",
+        "single.mbox": mbox_of(MSG_B),
+        "single-escaped.mbox": b"From x Sat Nov 28 16:00:00 2026\nSubject: s\n\n>From a\n>>From b\n",
+        "two.mbox": mbox_of(MSG_A, MSG_B),
+        "many.mbox": mbox_of(*([MSG_A, MSG_B] * 40)),  # above the (patched) small-mbox size
+        "big-one.mbox": b"From x Sat Nov 28 16:00:00 2026\n" + b"line of text\n" * 40,
+        "plain.eml": MSG_A,
+        "crlf.eml": MSG_A.replace(b"\n", b"\r\n"),
+        "mid-size.eml": b"Subject: m\n\n" + b"m" * 150,  # between the small-mbox size and the limit
+        "huge.eml": b"Subject: h\n\n" + b"h" * 5000,  # beyond the limit: cut and flagged
+        "exact.eml": b"e" * 300,  # exactly the limit: kept whole
+        "over-by-one.eml": b"e" * 301,
+    }
+    for name, data in cases.items():
+        (root / name).write_bytes(data)
+    (root / ".hidden").write_bytes(MSG_A)
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "sub" / "deeper" / "x.eml").write_bytes(MSG_B)
+    (root / "sub" / "a.eml").write_bytes(MSG_A)
+    (root / "link-to-file").symlink_to(root / "plain.eml")
+    (root / "link-to-dir").symlink_to(root / "sub")
+    (root / "broken-link").symlink_to(root / "nowhere")
+    for sub in ("cur", "new", "tmp"):
+        (root / "maildir" / sub).mkdir(parents=True)
+    (root / "maildir" / "new" / "1").write_bytes(MSG_A)
+    (root / "maildir" / "cur" / "2:2,S").write_bytes(mbox_of(MSG_B))
+    (root / "maildir" / "tmp" / "3").write_bytes(b"not delivered yet")
+    (root / "maildir" / "stray").write_bytes(b"outside new/ and cur/")
+    (root / "not-a-maildir" / "cur").mkdir(parents=True)
+    (root / "not-a-maildir" / "new").mkdir()
+    (root / "not-a-maildir" / "new" / "m").write_bytes(MSG_A)
+
+
+def test_reader_matches_the_reference_on_every_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inputs, "SMALL_MBOX_BYTES", 120)
+    monkeypatch.setattr(inputs, "MAX_MESSAGE_BYTES", 300)
+    monkeypatch.setattr(inputs, "READ_CHUNK_BYTES", 7)  # many short reads past the fstat size
+    _awkward_tree(tmp_path)
+    got = _as_tuples(list(iter_inputs([str(tmp_path)])))
+    assert got == _reference_inputs(str(tmp_path))
+    assert any(truncated for *_, truncated in got) and any(index for _, index, *_ in got)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reader_matches_the_reference_on_mutated_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Random files built from the pieces the reader looks at (From_ lines, escapes, line ends)."""
+    import random
+
+    monkeypatch.setattr(inputs, "SMALL_MBOX_BYTES", 90)
+    monkeypatch.setattr(inputs, "MAX_MESSAGE_BYTES", 160)
+    pieces = [
+        b"From ",
+        b"From x Sat Nov 28 16:00:00 2026\n",
+        b"\n",
+        b"\r\n",
+        b">From ",
+        b">>From ",
+        b"text",
+        b"F",
+    ]
+    rng = random.Random(seed)
+    for number in range(12):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 60)))
+        (tmp_path / f"{number:02d}").write_bytes(data)
+    assert _as_tuples(list(iter_inputs([str(tmp_path)]))) == _reference_inputs(str(tmp_path))
+
+
+def test_reader_reads_the_corpus_like_the_reference() -> None:
+    corpus = Path(__file__).parent / "data" / "bounces" / "emails"
+    if not corpus.is_dir():
+        pytest.skip("no corpus")
+    assert _as_tuples(list(iter_inputs([str(corpus)]))) == _reference_inputs(str(corpus))
+
+
+def test_a_named_file_and_a_directory_read_alike(tmp_path: Path) -> None:
+    (tmp_path / "box").write_bytes(mbox_of(MSG_A, MSG_B))
+    (tmp_path / "one.eml").write_bytes(MSG_A)
+    by_dir = _as_tuples(list(iter_inputs([str(tmp_path)])))
+    by_name = _as_tuples(list(iter_inputs([str(tmp_path / "box"), str(tmp_path / "one.eml")])))
+    assert by_dir == by_name
+
+
+def test_large_mbox_streams_from_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An mbox larger than SMALL_MBOX_BYTES is split from the file itself, and the file is closed."""
+    monkeypatch.setattr(inputs, "SMALL_MBOX_BYTES", 64)
+    path = tmp_path / "box"
+    path.write_bytes(mbox_of(*([MSG_A] * 50)))
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        got = list(iter_inputs([str(path)]))
+        gc.collect()
+    assert [m.index for m in got] == list(range(1, 51))
+    assert all(m.data == MSG_A + b"\n" for m in got[:-1])
+
+
+def test_unlistable_directory_is_an_input_error(tmp_path: Path) -> None:
+    sub = tmp_path / "locked"
+    sub.mkdir()
+    (sub / "x.eml").write_bytes(MSG_A)
+    sub.chmod(0)
+    try:
+        try:
+            got = list(iter_inputs([str(tmp_path)]))
+        except InputError as exc:
+            assert "cannot list directory" in str(exc)
+        else:  # running as root: permissions do not apply
+            assert [m.data for m in got] == [MSG_A]
+    finally:
+        sub.chmod(0o755)
+
+
+def test_plain_message_on_a_pipe_is_read(tmp_path: Path) -> None:
+    """A named pipe (as from `<(zcat x.eml.gz)`): no seek needed, so it reads like a file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as writer:
+            writer.write(MSG_A * 3000)  # larger than a pipe buffer: several reads
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        (message,) = iter_inputs([str(fifo)])
+    finally:
+        feeder.join(timeout=10)
+    assert message.data == MSG_A * 3000 and not message.error
