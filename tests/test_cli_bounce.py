@@ -208,3 +208,17 @@ def test_json_writer_matches_the_reference_text() -> None:
         errors = _write_json(iter(records), out, _explanation_json(lang))
         assert out.getvalue() == expected
         assert errors == 2
+
+
+def test_job_chunks_are_bounded_by_count_and_by_bytes() -> None:
+    from smtpdiag.bounce.batch import _chunks
+    from smtpdiag.bounce.inputs import InputMessage
+
+    small = [InputMessage(path=f"s{i}", data=b"x" * 10) for i in range(10)]
+    assert [len(c) for c in _chunks(small, 4, 1000)] == [4, 4, 2]
+    mixed = [
+        InputMessage(path=f"m{i}", data=b"y" * size) for i, size in enumerate([600, 500, 10, 10, 2000, 1])
+    ]
+    chunks = list(_chunks(mixed, 4, 1000))
+    assert [[m.path for m in c] for c in chunks] == [["m0", "m1"], ["m2", "m3", "m4"], ["m5"]]
+    assert list(_chunks([], 4, 1000)) == []
