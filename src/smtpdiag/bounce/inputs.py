@@ -50,10 +50,20 @@ class InputError(Exception):
 
 # A From_ line carrying a full asctime() date ("From sender  Thu Jul  2 12:05:05 2020"): specific
 # enough to separate messages even where the writer left out the blank line before it.
-_FROM_LINE_DATED = re.compile(
+_FROM_LINE_DATED = (
     rb"^From \S{1,512} {1,4}(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
     rb"|Nov|Dec) [ \d]\d \d\d:\d\d(?::\d\d)? (?:[A-Z]{3,5} )?\d{4}\s*$"
 )
+# Compiled on first use: compiling takes milliseconds of start-up, and only a "From " line that
+# does not follow a blank line, in an mbox, ever needs it.
+_from_line_dated: re.Pattern[bytes] | None = None
+
+
+def _dated_from_line() -> re.Pattern[bytes]:
+    global _from_line_dated
+    if _from_line_dated is None:
+        _from_line_dated = re.compile(_FROM_LINE_DATED)
+    return _from_line_dated
 
 
 def is_mbox_separator(line: bytes, after_blank_line: bool = True) -> bool:
@@ -67,7 +77,7 @@ def is_mbox_separator(line: bytes, after_blank_line: bool = True) -> bool:
     head = line[:1024]
     if after_blank_line:
         return _FROM_LINE.match(head) is not None
-    return _FROM_LINE_DATED.match(head) is not None
+    return _dated_from_line().match(head) is not None
 
 
 def iter_mbox(stream: BinaryIO, source: str) -> Iterator[InputMessage]:

@@ -1,7 +1,7 @@
 """`smtpdiag bounce PATH...`: per-recipient verdicts for bounce emails.
 
 The analysis modules are imported when the command runs, not with this module, so that
-`smtpdiag bounce --help` (and a usage error) answers at once.
+`smtpdiag bounce --help` answers at once.
 """
 
 from __future__ import annotations
@@ -291,15 +291,15 @@ def bounce(
         if sys.stdin.isatty():
             raise click.UsageError("give PATH... (files, directories, mbox, Maildir) or - for stdin")
         paths = ("-",)
+    # imported here, not with this module, so that --help and usage errors answer at once
+    from smtpdiag.bounce.batch import analyze_all
     from smtpdiag.bounce.inputs import InputError, check_paths, iter_inputs
+    from smtpdiag.language import resolve_language
 
     try:
         check_paths(paths)
     except InputError as exc:
         raise click.UsageError(str(exc)) from None
-    from smtpdiag.bounce.batch import analyze_all  # the analysis itself: the heavy import
-    from smtpdiag.language import resolve_language
-
     language = resolve_language(lang)
     messages = iter_inputs(paths, stdin=sys.stdin.buffer)
     show_progress = progress if progress is not None else sys.stderr.isatty()
