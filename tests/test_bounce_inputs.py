@@ -109,20 +109,22 @@ def test_unreadable_file_is_an_error_record(tmp_path: Path) -> None:
         assert "cannot read" in message.error
 
 
-def test_mbox_streaming_reads_one_message_at_a_time() -> None:
+def test_mbox_streaming_reads_one_message_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader must not run ahead of the consumer (flat memory on huge mboxes)."""
+    monkeypatch.setattr(inputs, "MBOX_READ_BYTES", 4096)
 
     class CountingStream(io.BytesIO):
-        lines_read = 0
+        bytes_read = 0
 
-        def readline(self, size: int | None = -1) -> bytes:
-            CountingStream.lines_read += 1
-            return super().readline(size)
+        def read1(self, size: int = -1) -> bytes:
+            data = super().read1(size)
+            CountingStream.bytes_read += len(data)
+            return data
 
-    stream = CountingStream(mbox_of(*([MSG_A] * 1000)))
+    stream = CountingStream(mbox_of(*([MSG_A] * 10000)))
     first = next(iter_mbox(stream, "s"))
     assert first.data.startswith(b"From: a@")
-    assert CountingStream.lines_read < 20
+    assert CountingStream.bytes_read <= 4096
 
 
 def test_dated_from_line_splits_even_without_a_blank_line() -> None:
@@ -332,3 +334,105 @@ def test_plain_message_on_a_pipe_is_read(tmp_path: Path) -> None:
     finally:
         feeder.join(timeout=10)
     assert message.data == MSG_A * 3000 and not message.error
+
+
+# --- the buffered mbox splitter against the reference (the line-by-line splitter it replaced) ---
+
+
+def _reference_iter_mbox(stream: io.BytesIO, source: str) -> list[inputs.InputMessage]:
+    """The earlier splitter: every line through readline(MAX_LINE_BYTES) and the state machine."""
+    out: list[inputs.InputMessage] = []
+    pending: inputs.InputMessage | None = None
+    current: list[bytes] = []
+    size, truncated, count, previous_blank = 0, False, 0, True
+    while True:
+        line = stream.readline(inputs.MAX_LINE_BYTES)
+        if not line:
+            break
+        if inputs.is_mbox_separator(line, after_blank_line=previous_blank or count == 0):
+            if count:
+                if pending is not None:
+                    out.append(pending)
+                pending = inputs.InputMessage(source, count, b"".join(current), truncated=truncated)
+            count += 1
+            current, size, truncated = [], 0, False
+            previous_blank = False
+            continue
+        previous_blank = line in (b"\n", b"\r\n")
+        if count == 0:
+            count = 1
+        if line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+            line = line[1:]
+        if size + len(line) > inputs.MAX_MESSAGE_BYTES:
+            truncated = True
+            continue
+        current.append(line)
+        size += len(line)
+    if count == 0:
+        return out
+    last = inputs.InputMessage(source, count, b"".join(current), truncated=truncated)
+    if pending is None:
+        last.index = 0
+        return [*out, last]
+    return [*out, pending, last]
+
+
+class _TricklingStream(io.BytesIO):
+    """A pipe-like stream: read1 hands out a few bytes at a time."""
+
+    def __init__(self, data: bytes, seed: int) -> None:
+        super().__init__(data)
+        self.sizes = __import__("random").Random(seed)
+
+    def read1(self, size: int = -1) -> bytes:
+        return super().read1(min(size, self.sizes.randrange(1, 40)))
+
+
+_MBOX_PIECES = [
+    b"From MAILER-DAEMON Sat Nov 28 16:00:00 2026\n",
+    b"From x@y  Thu Jul  2 12:05:05 2020\r\n",
+    b"From someone in 2020\n",
+    b"From a b 2020 ",  # a separator that may run on into a line longer than MAX_LINE_BYTES
+    b">" * 70 + b"From ",
+    b"From the body\n",
+    b"From ",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b">From ",
+    b">>From ",
+    b">",
+    b"Subject: s\n",
+    b"text ",
+    b"x" * 70,
+]
+
+
+def test_mbox_splitter_matches_the_reference_on_mutated_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random mboxes under tiny limits: separators, escapes, blank lines, cuts, long-line pieces."""
+    import random
+
+    rng = random.Random(1234)
+    for case in range(600):
+        monkeypatch.setattr(inputs, "MAX_LINE_BYTES", rng.choice([8, 13, 45, 64, 300, 64 * 1024]))
+        monkeypatch.setattr(inputs, "MAX_MESSAGE_BYTES", rng.choice([10, 60, 200, 1000, 10 * 1024 * 1024]))
+        monkeypatch.setattr(inputs, "MBOX_READ_BYTES", rng.choice([1, 5, 64, 4096, 256 * 1024]))
+        data = b"".join(rng.choice(_MBOX_PIECES) for _ in range(rng.randrange(0, 80)))
+        expected = _as_tuples(_reference_iter_mbox(io.BytesIO(data), "s"))
+        assert _as_tuples(list(iter_mbox(io.BytesIO(data), "s"))) == expected, (case, data)
+        assert _as_tuples(list(iter_mbox(_TricklingStream(data, case), "s"))) == expected, (case, data)
+        in_memory = list(inputs._split_mbox(inputs._MboxReader(None, data), "s"))
+        assert _as_tuples(in_memory) == expected, (case, data)
+
+
+def test_mbox_splitter_matches_the_reference_on_the_corpus_as_one_mbox() -> None:
+    corpus = Path(__file__).parent / "data" / "bounces" / "emails"
+    if not corpus.is_dir():
+        pytest.skip("no corpus")
+    box = b"".join(
+        b"From MAILER-DAEMON Sat Nov 28 16:00:00 2026\n" + path.read_bytes() + b"\n"
+        for path in sorted(corpus.iterdir())
+    )
+    got = _as_tuples(list(iter_mbox(io.BytesIO(box), "box")))
+    assert got == _as_tuples(_reference_iter_mbox(io.BytesIO(box), "box"))
+    assert len(got) > 400
