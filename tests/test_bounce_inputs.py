@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,9 @@ def _reference_read_file(path: str) -> list[inputs.InputMessage]:
                 small = fh.read(inputs.SMALL_MBOX_BYTES + 1)
                 if len(small) <= inputs.SMALL_MBOX_BYTES and small.find(b"\nFrom ", 5) < 0:
                     body = small[small.find(b"\n") + 1 :] if b"\n" in small else b""
-                    return [inputs.InputMessage(path=path, data=inputs._unescape_from(body))]
+                    if b"\n>" in body:
+                        body = re.sub(rb"(?m)^>(>{0,64}From )", rb"\1", body)
+                    return [inputs.InputMessage(path=path, data=body)]
                 fh.seek(0)
                 return list(iter_mbox(fh, path))
             data = fh.read(inputs.MAX_MESSAGE_BYTES + 1)
@@ -249,8 +252,8 @@ def test_reader_matches_the_reference_on_mutated_files(
     """Random files built from the pieces the reader looks at (From_ lines, escapes, line ends)."""
     import random
 
-    monkeypatch.setattr(inputs, "SMALL_MBOX_BYTES", 90)
-    monkeypatch.setattr(inputs, "MAX_MESSAGE_BYTES", 160)
+    monkeypatch.setattr(inputs, "SMALL_MBOX_BYTES", 200)
+    monkeypatch.setattr(inputs, "MAX_MESSAGE_BYTES", 350)
     pieces = [
         b"From ",
         b"From x Sat Nov 28 16:00:00 2026\n",
@@ -258,6 +261,8 @@ def test_reader_matches_the_reference_on_mutated_files(
         b"\r\n",
         b">From ",
         b">>From ",
+        b">" * 65 + b"From ",  # the most ">" a single saved message is un-escaped for
+        b">" * 66 + b"From ",
         b"text",
         b"F",
     ]
@@ -436,3 +441,36 @@ def test_mbox_splitter_matches_the_reference_on_the_corpus_as_one_mbox() -> None
     got = _as_tuples(list(iter_mbox(io.BytesIO(box), "box")))
     assert got == _as_tuples(_reference_iter_mbox(io.BytesIO(box), "box"))
     assert len(got) > 400
+
+
+def test_whole_message_unescaping_matches_the_per_line_rules() -> None:
+    """Both whole-message un-escapers against the rules they replace, on random line mixes."""
+    import random
+
+    def per_line(data: bytes) -> bytes:  # what the line-by-line mbox reader does
+        lines = io.BytesIO(data).readlines()  # split after each "\n" only
+        return b"".join(
+            line[1:] if line.startswith(b">") and line.lstrip(b">").startswith(b"From ") else line
+            for line in lines
+        )
+
+    def single_file(data: bytes) -> bytes:  # the earlier single-message rule (at most 64 more ">")
+        return data if b"\n>" not in data else re.sub(rb"(?m)^>(>{0,64}From )", rb"\1", data)
+
+    pieces = [
+        b"\n",
+        b"\r\n",
+        b">",
+        b">From ",
+        b"From ",
+        b"x",
+        b">" * 64,
+        b">" * 65 + b"From ",
+        b"\x0b",
+        b"\r",
+    ]
+    rng = random.Random(99)
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 14)))
+        assert inputs._unescape_mboxrd(data) == per_line(data), data
+        assert inputs._unescape_from(data) == single_file(data), data

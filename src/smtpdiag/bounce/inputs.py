@@ -1,7 +1,7 @@
 """Where bounce messages come from: files, directories, Maildir folders, mbox files, stdin.
 
-Everything is streamed: an mbox of any size is read line by line and handed out one message at a
-time, so memory stays flat whatever the input size. A message larger than
+Everything is streamed: an mbox of any size is read a block at a time and handed out one message
+at a time, so memory stays flat whatever the input size. A message larger than
 `MAX_MESSAGE_BYTES` is cut at that size (its head still carries what bounce analysis needs) and
 the cut is reported on the message, so nothing is silently lost.
 """
@@ -121,8 +121,18 @@ def _split_mbox(reader: _MboxReader, source: str) -> Iterator[InputMessage]:
 #: Bytes asked of an mbox stream at a time.
 MBOX_READ_BYTES = 256 * 1024
 
-# mboxrd un-escaping of a whole message: ">From " -> "From ", ">>From " -> ">From ", ...
-_MBOXRD_ESCAPED = re.compile(rb"(?m)^>(>*From )")
+# mboxrd un-escaping of the lines of a message after its first: "\n>From " -> "\nFrom ", "\n>>From "
+# -> "\n>From ", ... (a pattern starting with a literal is searched fast; "(?m)^" tries every byte)
+_MBOXRD_ESCAPED = re.compile(rb"\n>(>*From )")
+
+
+def _unescape_mboxrd(data: bytes) -> bytes:
+    """mboxrd un-escaping of a whole message, as the line-by-line reader does it per line."""
+    if b">From " not in data:  # every escaped line holds one
+        return data
+    if data.startswith(b">") and data.lstrip(b">").startswith(b"From "):
+        data = data[1:]
+    return _MBOXRD_ESCAPED.sub(b"\n\\1", data)
 
 
 class _MboxReader:
@@ -199,9 +209,7 @@ class _MboxReader:
         if whole is None:
             return self._message_line_by_line(check_first_line)
         end, after_separator = whole
-        data = self._buf[self._pos : end]
-        if data.startswith(b">") or b"\n>" in data:
-            data = _MBOXRD_ESCAPED.sub(rb"\1", data)
+        data = _unescape_mboxrd(self._buf[self._pos : end])
         self._pos = after_separator if after_separator >= 0 else end
         return data, False, after_separator >= 0
 
@@ -297,12 +305,17 @@ def _has_long_line(buf: bytes, start: int, end: int, limit: int) -> bool:
 
 def _unescape_from(data: bytes) -> bytes:
     """mboxrd un-escaping (">From " -> "From ") of a whole message, as iter_mbox does per line."""
-    if b"\n>" not in data:
+    if b"\n>" not in data or b">From " not in data:  # (a first line alone is left as it is)
         return data
-    return _ESCAPED_FROM.sub(rb"\1", data)
+    if _ESCAPED_FROM_FIRST_LINE.match(data):
+        data = data[1:]
+    return _ESCAPED_FROM.sub(b"\n\\1", data)
 
 
-_ESCAPED_FROM = re.compile(rb"(?m)^>(>{0,64}From )")
+# Two patterns, not one "(?m)^>...": a pattern starting with a literal is searched fast, while
+# "(?m)^" is tried at every byte of the message.
+_ESCAPED_FROM_FIRST_LINE = re.compile(rb">>{0,64}From ")
+_ESCAPED_FROM = re.compile(rb"\n>(>{0,64}From )")
 
 
 #: Bytes asked of the OS at a time when the size of a file is unknown or wrong (pipes, /proc, a
