@@ -8,6 +8,7 @@ the cut is reported on the message, so nothing is silently lost.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -383,12 +384,13 @@ def _read_file(path: str) -> InputMessage | Iterator[InputMessage]:
 
 
 def _iter_mbox_file(fd: int, path: str) -> Iterator[InputMessage]:
-    """The messages of the mbox open on `fd` (which this closes), streamed line by line."""
+    """The messages of the mbox open on `fd` (which this closes), read a block at a time."""
     try:
-        with open(fd, "rb") as stream:
-            yield from iter_mbox(stream, path)
+        yield from _split_mbox(_MboxReader(functools.partial(os.read, fd)), path)
     except OSError as exc:
         yield _unreadable(path, exc)
+    finally:
+        os.close(fd)
 
 
 def _unreadable(path: str, exc: OSError) -> InputMessage:
