@@ -105,8 +105,9 @@ def _source(record: Record) -> str:
     return f"{record['file']}:{record['message']}" if "message" in record else str(record["file"])
 
 
-# Same text as json.dumps(obj, ensure_ascii=False), without building an encoder per call.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
+# Same text as json.dumps(obj, ensure_ascii=False), without building an encoder per call and
+# without the reference-cycle bookkeeping (records are trees of str, int, bool, list and dict).
+_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 #: Errors listed per file in --json output; beyond that they are only counted.
 MAX_ERRORS_LISTED = 100
