@@ -6,9 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck bench-explain bench-bounce bench-server clean
 
-$(STAMP): pyproject.toml
+# The bounce-analysis modules are compiled with mypyc at install time (setup.py): the install is
+# redone whenever one of them changes, so tests never run a stale compiled copy.
+COMPILED_SOURCES := $(wildcard src/smtpdiag/bounce/*.py src/smtpdiag/bounce/formats/*.py \
+	src/smtpdiag/classify/*.py src/smtpdiag/parse.py src/smtpdiag/reply.py src/smtpdiag/vendors.py)
+
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml setup.py $(COMPILED_SOURCES) | $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -30,4 +37,5 @@ bench-server: $(STAMP)
 	$(BIN)/python bench/bench_server.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build
+	find src -name '*.so' -delete

@@ -72,6 +72,14 @@ def smtpdiag_in_process(repeat: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def build_kind() -> str:
+    """Which build of the analysis path is measured: mypyc-compiled (setup.py) or pure Python."""
+    import smtpdiag.bounce.pipeline as pipeline
+
+    where = pipeline.__file__ or ""
+    return "compiled with mypyc" if where.endswith((".so", ".pyd")) else "pure Python"
+
+
 def wall(cmd: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
@@ -110,6 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     n_files = len(list(CORPUS.glob("*.eml")))
     print(f"corpus: {n_files} messages x {args.repeat} passes; cpu cores: {os.cpu_count()}")
+    print(f"smtpdiag build: {build_kind()}")
 
     have_peer = ensure_sisimai()
     ours = smtpdiag_in_process(args.repeat)

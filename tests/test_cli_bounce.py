@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -150,3 +151,74 @@ def test_jobs_give_the_same_records_in_the_same_order() -> None:
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == len(paths)
+
+
+def _reference_json_lines(records: list[dict[str, Any]], lang: str) -> str:
+    """The --json text as the earlier writer made it: json.dumps per result, explanations added."""
+    from smtpdiag.cli.bounce_cmd import MAX_ERRORS_LISTED, _explanation
+
+    out: list[str] = []
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_file.setdefault(record["file"], []).append(record)
+    for path, group in by_file.items():  # the records of one file are adjacent here
+        results, errors = [], []
+        for record in group:
+            if "error" in record and len(errors) < MAX_ERRORS_LISTED:
+                errors.append({"message": record.get("message", 1), "error": record["error"]})
+            for result in record["results"]:
+                result = {**result, "explanation": _explanation(str(result.get("reason", "")), lang)}
+                if "message" in record:
+                    result["message"] = record["message"]
+                results.append(json.dumps(result, ensure_ascii=False))
+        line = (
+            '{"file": ' + json.dumps(path, ensure_ascii=False) + ', "results": [' + ", ".join(results) + "]"
+        )
+        if len(group) > 1:
+            line += f', "messages": {len(group)}'
+        if errors:
+            line += ', "errors": ' + json.dumps(errors, ensure_ascii=False)
+            line += ', "error": ' + json.dumps(errors[0]["error"], ensure_ascii=False)
+        if any(record.get("truncated") for record in group):
+            line += ', "truncated": true'
+        out.append(line + "}\n")
+    return "".join(out)
+
+
+def test_json_writer_matches_the_reference_text() -> None:
+    """Every shape of record: lone messages, mbox messages, errors, cut messages, no results."""
+    from smtpdiag.bounce.batch import analyze_input
+    from smtpdiag.bounce.inputs import InputMessage
+    from smtpdiag.cli.bounce_cmd import _explanation_json, _write_json
+
+    messages = [InputMessage(path=str(p), data=p.read_bytes()) for p in SAMPLE]
+    messages += [
+        InputMessage(path="box é", index=1, data=DSN),
+        InputMessage(path="box é", index=2, data=b"Subject: hi\n\nnot a bounce\n"),
+        InputMessage(path="box é", index=3, error='cannot read: "quoted" \u2028 text'),
+        InputMessage(path="box é", index=4, data=DSN, truncated=True),
+        InputMessage(path="locked", error="cannot read: Permission denied"),
+        InputMessage(path="plain", data=b"Subject: hi\n\nnot a bounce\n"),
+        InputMessage(path="-", index=1, data=DSN.replace(b"nobody", b"\xd0\xb8\xd0\xbc\xd1\x8f")),
+    ]
+    for lang in ("en", "ru"):
+        records = [analyze_input(message) for message in messages]
+        expected = _reference_json_lines([json.loads(json.dumps(r)) for r in records], lang)
+        out = io.StringIO()
+        errors = _write_json(iter(records), out, _explanation_json(lang))
+        assert out.getvalue() == expected
+        assert errors == 2
+
+
+def test_job_chunks_are_bounded_by_count_and_by_bytes() -> None:
+    from smtpdiag.bounce.batch import _chunks
+    from smtpdiag.bounce.inputs import InputMessage
+
+    small = [InputMessage(path=f"s{i}", data=b"x" * 10) for i in range(10)]
+    assert [len(c) for c in _chunks(small, 4, 1000)] == [4, 4, 2]
+    mixed = [
+        InputMessage(path=f"m{i}", data=b"y" * size) for i, size in enumerate([600, 500, 10, 10, 2000, 1])
+    ]
+    chunks = list(_chunks(mixed, 4, 1000))
+    assert [[m.path for m in c] for c in chunks] == [["m0", "m1"], ["m2", "m3", "m4"], ["m5"]]
+    assert list(_chunks([], 4, 1000)) == []

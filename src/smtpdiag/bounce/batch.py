@@ -9,21 +9,26 @@ Records come out in input order whatever the number of jobs.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from multiprocessing.pool import AsyncResult
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smtpdiag.bounce.inputs import InputMessage
 from smtpdiag.bounce.pipeline import analyze  # loaded once, inherited by forked workers
 
+if TYPE_CHECKING:  # multiprocessing itself is imported only when several jobs are asked for
+    from multiprocessing.pool import AsyncResult
+
 Record = dict[str, Any]
 
 #: Messages handed to a worker process at a time: large enough to amortise the inter-process
-#: round trip, small enough to keep memory flat and output flowing.
-JOB_CHUNK = 16
+#: round trip (pickling, pipe, the pool's hand-over threads: ~0.2 ms a chunk), small enough to keep
+#: output flowing.
+JOB_CHUNK = 64
+#: A chunk is also closed once it holds this many bytes of messages, so that the chunks in flight
+#: stay small in memory whatever the messages' sizes.
+JOB_CHUNK_BYTES = 1024 * 1024
 #: Most worker processes `--jobs 0` (one per core) will start.
 MAX_JOBS = 64
 #: Chunks queued per worker before the reader waits for results (bounds memory).
@@ -60,6 +65,8 @@ def analyze_all(messages: Iterable[InputMessage], jobs: int = 1) -> Iterator[Rec
         for message in messages:
             yield analyze_input(message)
         return
+    import multiprocessing
+
     # fork keeps start-up cheap and inherits the loaded knowledge base; spawn where fork is absent.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -67,7 +74,7 @@ def analyze_all(messages: Iterable[InputMessage], jobs: int = 1) -> Iterator[Rec
     # flight keeps a 100,000-message mbox streaming in flat memory.
     window: deque[AsyncResult[list[Record]]] = deque()
     with context.Pool(jobs) as pool:
-        for chunk in _chunks(messages, JOB_CHUNK):
+        for chunk in _chunks(messages, JOB_CHUNK, JOB_CHUNK_BYTES):
             window.append(pool.apply_async(_analyze_chunk, (chunk,)))
             if len(window) >= jobs * CHUNKS_IN_FLIGHT_PER_JOB:
                 yield from window.popleft().get()
@@ -79,12 +86,16 @@ def _analyze_chunk(chunk: list[InputMessage]) -> list[Record]:
     return [analyze_input(message) for message in chunk]
 
 
-def _chunks(messages: Iterable[InputMessage], size: int) -> Iterator[list[InputMessage]]:
+def _chunks(messages: Iterable[InputMessage], size: int, max_bytes: int) -> Iterator[list[InputMessage]]:
+    """Consecutive messages, `size` at a time, or fewer once they hold `max_bytes` of data."""
     chunk: list[InputMessage] = []
+    chunk_bytes = 0
     for message in messages:
         chunk.append(message)
-        if len(chunk) >= size:
+        chunk_bytes += len(message.data)
+        if len(chunk) >= size or chunk_bytes >= max_bytes:
             yield chunk
             chunk = []
+            chunk_bytes = 0
     if chunk:
         yield chunk

@@ -327,7 +327,7 @@ def _field_text(block: Part, name: str, raw: str) -> str:
         # ASCII: compat32's fetch returns it unchanged; without encoded-words decoding adds no
         # 8-bit text either, so there is nothing to unescape
         return decode_header(raw)
-    return _unescape(decode_header(block.fetch(name, raw)))
+    return _unescape(decode_header(block.fetch(name, raw)))  # (Any: may be a Header)
 
 
 SURROGATE_RE: Final = re.compile("[" + chr(0xDC80) + "-" + chr(0xDCFF) + "]")  # escaped 8-bit bytes

@@ -1,18 +1,20 @@
-"""`smtpdiag bounce PATH...`: per-recipient verdicts for bounce emails."""
+"""`smtpdiag bounce PATH...`: per-recipient verdicts for bounce emails.
+
+The analysis modules are imported when the command runs, not with this module, so that
+`smtpdiag bounce --help` answers at once.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from smtpdiag.bounce.batch import Record, analyze_all
-from smtpdiag.bounce.inputs import InputError, check_paths, iter_inputs
-from smtpdiag.language import resolve_language
+if TYPE_CHECKING:
+    from smtpdiag.bounce.batch import Record
 
 #: Inputs beyond which a progress display is shown on an interactive stderr.
 PROGRESS_THRESHOLD = 50
@@ -47,16 +49,38 @@ def _explanation(reason: str, lang: str) -> dict[str, str]:
 
 
 def _with_explanations(records: Iterator[Record], lang: str) -> Iterator[Record]:
+    # An explanation depends on the reason alone (static knowledge data): look each reason up once
+    # per run. The results of one reason share the dict; nothing downstream modifies it.
+    explanations: dict[str, dict[str, str]] = {}
     for record in records:
         for result in record["results"]:
-            result["explanation"] = _explanation(str(result.get("reason", "")), lang)
+            reason = str(result.get("reason", ""))
+            explanation = explanations.get(reason)
+            if explanation is None:
+                explanation = explanations[reason] = _explanation(reason, lang)
+            result["explanation"] = explanation
         yield record
 
 
+def _explanation_json(lang: str) -> Callable[[str], str]:
+    """reason -> the JSON text of its explanation, encoded once per reason (static knowledge data)."""
+    texts: dict[str, str] = {}
+
+    def explanation_json(reason: str) -> str:
+        text = texts.get(reason)
+        if text is None:
+            text = texts[reason] = _to_json(_explanation(reason, lang))
+        return text
+
+    return explanation_json
+
+
 def _progress(records: Iterator[Record], enabled: bool) -> Iterator[Record]:
-    if not enabled:
-        yield from records
-        return
+    # without a progress bar the records pass straight through: no generator layer per record
+    return _with_progress_bar(records) if enabled else records
+
+
+def _with_progress_bar(records: Iterator[Record]) -> Iterator[Record]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -81,15 +105,41 @@ def _source(record: Record) -> str:
     return f"{record['file']}:{record['message']}" if "message" in record else str(record["file"])
 
 
+# Same text as json.dumps(obj, ensure_ascii=False), without building an encoder per call and
+# without the reference-cycle bookkeeping (records are trees of str, int, bool, list and dict).
+_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
 #: Errors listed per file in --json output; beyond that they are only counted.
 MAX_ERRORS_LISTED = 100
 
 
-def _write_json(records: Iterator[Record], out: IO[str]) -> int:
+def _result_json(
+    result: dict[str, Any], message: int | None, explanation_json: Callable[[str], str] | None
+) -> str:
+    """A result's JSON text, followed by the keys the listing adds: "explanation", then "message".
+
+    The explanation arrives already encoded: it is the same text for every result of a reason.
+    """
+    extra = ""
+    if explanation_json is not None:
+        extra = ', "explanation": ' + explanation_json(str(result.get("reason", "")))
+    if message is not None:
+        extra += ', "message": ' + _to_json(message)
+    text = _to_json(result)
+    if not extra:
+        return text
+    return "{" + extra[2:] + "}" if text == "{}" else text[:-1] + extra + "}"
+
+
+def _write_json(
+    records: Iterator[Record], out: IO[str], explanation_json: Callable[[str], str] | None = None
+) -> int:
     """One JSON object per input FILE: the results of all of an mbox's messages are merged.
 
     Written as the records arrive, so an mbox of any size streams in flat memory:
     `{"file": PATH, "results": [...], "messages": N?, "errors": [...]?, "truncated": true?}`.
+    Each result gets `"explanation"` from `explanation_json` (when given) and, for a message of an
+    mbox, `"message": N`.
     """
     errors = 0
     current: str | None = None
@@ -98,41 +148,48 @@ def _write_json(records: Iterator[Record], out: IO[str]) -> int:
     file_messages = 0
     file_truncated = False
 
-    def close_file() -> None:
-        out.write("]")
+    def file_end() -> str:
+        end = "]"
         if file_messages > 1:
-            out.write(f', "messages": {file_messages}')
+            end += f', "messages": {file_messages}'
         if file_errors:
-            out.write(', "errors": ' + json.dumps(file_errors, ensure_ascii=False))
-            out.write(', "error": ' + json.dumps(file_errors[0]["error"], ensure_ascii=False))
+            end += ', "errors": ' + _to_json(file_errors) + ', "error": ' + _to_json(file_errors[0]["error"])
         if file_truncated:
-            out.write(', "truncated": true')
-        out.write("}\n")
+            end += ', "truncated": true'
+        return end + "}\n"
 
     for record in records:
+        # one write per record: the file's opening (and the previous file's end) with its results
+        text = ""
         if record["file"] != current:
             if current is not None:
-                close_file()
+                text = file_end()
             current = record["file"]
-            out.write('{"file": ' + json.dumps(current, ensure_ascii=False) + ', "results": [')
+            text += '{"file": ' + _to_json(current) + ', "results": ['
             first_result, file_errors, file_messages, file_truncated = True, [], 0, False
         file_messages += 1
-        file_truncated = file_truncated or bool(record.get("truncated"))
+        if "truncated" in record:
+            file_truncated = file_truncated or bool(record["truncated"])
         if "error" in record:
             errors += 1
             if len(file_errors) < MAX_ERRORS_LISTED:
                 file_errors.append({"message": record.get("message", 1), "error": record["error"]})
-        for result in record["results"]:
-            if "message" in record:
-                result["message"] = record["message"]
-            out.write(("" if first_result else ", ") + json.dumps(result, ensure_ascii=False))
+        results = record["results"]
+        if results:
+            message = record.get("message")
+            listed = ", ".join(_result_json(result, message, explanation_json) for result in results)
+            text += listed if first_result else ", " + listed
             first_result = False
+        if text:
+            out.write(text)
     if current is not None:
-        close_file()
+        out.write(file_end())
     return errors
 
 
 def _write_csv(records: Iterator[Record], out: IO[str]) -> int:
+    import csv
+
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     errors = 0
@@ -235,6 +292,11 @@ def bounce(
         if sys.stdin.isatty():
             raise click.UsageError("give PATH... (files, directories, mbox, Maildir) or - for stdin")
         paths = ("-",)
+    # imported here, not with this module, so that --help and usage errors answer at once
+    from smtpdiag.bounce.batch import analyze_all
+    from smtpdiag.bounce.inputs import InputError, check_paths, iter_inputs
+    from smtpdiag.language import resolve_language
+
     try:
         check_paths(paths)
     except InputError as exc:
@@ -243,14 +305,13 @@ def bounce(
     messages = iter_inputs(paths, stdin=sys.stdin.buffer)
     show_progress = progress if progress is not None else sys.stderr.isatty()
     try:
-        records = _with_explanations(analyze_all(messages, jobs=jobs), language)
-        records = _progress(records, show_progress)
-        if as_json:
-            errors = _write_json(records, sys.stdout)
+        records = _progress(analyze_all(messages, jobs=jobs), show_progress)
+        if as_json:  # JSON splices in each reason's explanation, encoded once
+            errors = _write_json(records, sys.stdout, _explanation_json(language))
         elif as_csv:
-            errors = _write_csv(records, sys.stdout)
+            errors = _write_csv(_with_explanations(records, language), sys.stdout)
         else:
-            errors = _write_listing(records, language)
+            errors = _write_listing(_with_explanations(records, language), language)
     except InputError as exc:
         click.echo(f"smtpdiag bounce: {exc}", err=True)
         sys.exit(1)
