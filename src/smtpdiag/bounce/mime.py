@@ -314,7 +314,7 @@ def _status_text(part: Part) -> str:
 
 
 def _field_line(block: Part, name: str, raw: str) -> str:
-    """"Name: value" for one field of a status block, the value decoded."""
+    """The line `Name: value` for one field of a status block, the value decoded."""
     if raw.isascii() and "=?" not in raw:
         # decode_header(raw) in short (the usual field; one call per field less)
         return f"{name}: {' '.join(raw[:MAX_HEADER_CHARS].split())}"
