@@ -71,6 +71,14 @@ def test_the_fast_path_is_taken_for_ordinary_messages() -> None:
     assert taken >= len(EMAILS) - 5
 
 
+def test_field_names_are_the_feed_parsers() -> None:
+    """_FIELDS and _STATUS_LINES spell out the feed parser's field-name characters."""
+    name_chars = "[\\041-\\071\\073-\\176]"
+    assert name_chars in fastmime._HEADER_LINE.pattern
+    assert fastmime._FIELDS.pattern.count(name_chars) == 2
+    assert fastmime._STATUS_LINES.pattern.count(name_chars) == 1
+
+
 def test_a_stdlib_tree_converts_to_the_same_parts() -> None:
     for path in EMAILS[::7]:
         data = path.read_bytes()
@@ -119,6 +127,10 @@ EDGE_CASES = [
     b"Content-Type: message/delivery-status\n\n\n\nA: 1\n\n\n\nB: 2\nnot a header\nC: 3\n",
     b"Content-Type: message/delivery-status\n\nA: 1\nFrom x\n\nB: 2",
     b"Content-Type: message/delivery-status\n\nContent-Type: multipart/mixed; boundary=x\n\n",
+    b"Content-Type: message/delivery-status\n\n\n\nA: 1\n\n\n\nB: 2\n C\n\n",
+    b"Content-Type: message/delivery-status\n\n:no name\n orphan\nA: 1\n\n orphan\n\n\n",
+    b"Content-Type: message/delivery-status\r\n\r\nA: 1\r\n\r\n\r\nB: 2\r\n C\r\n\r\n",
+    b"Content-Type: message/delivery-status\n\nContent-Type: text/x-y\nArrival-Date: x\n\nB: 2",
     b"Content-Type: message/rfc822\n\n",
     b"Content-Type: message/rfc822\n\nContent-Type: message/rfc822\n\nSubject: deep\n\nbody\n",
     b"Subject: 8bit \xe9\xff\nContent-Type: text/plain; charset=utf-8\n\n\xd0\x9f\xd1\x80\n",

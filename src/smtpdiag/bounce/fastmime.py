@@ -44,7 +44,7 @@ MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the st
 _HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
 # A header block: the lines the feed parser's test accepts, one after the other (each line
 # consumes at least one character and backtracking stays within one line's field name).
-_HEADER_BLOCK: Final = re.compile(r"(?:(?:[\041-\071\073-\176]*:|[\t ]|From )[^\n]*\n?)*")
+_HEADER_BLOCK: Final = re.compile("(?:" + _HEADER_LINE.pattern.removeprefix("^") + r"[^\n]*\n?)*")
 # The fields of a header block, each (name, value): the name (the feed parser's name characters,
 # up to the first ":"), the value without its leading blanks, continuation lines included.
 # compat32 drops a line with an empty name and a continuation line with no field before it: so
