@@ -77,6 +77,7 @@ def test_field_names_are_the_feed_parsers() -> None:
     assert name_chars in fastmime._HEADER_LINE.pattern
     assert fastmime._FIELDS.pattern.count(name_chars) == 2
     assert fastmime._STATUS_LINES.pattern.count(name_chars) == 1
+    assert name_chars + "*+:" in fastmime._HEADER_BLOCK.pattern  # made possessive
 
 
 def test_a_stdlib_tree_converts_to_the_same_parts() -> None:

@@ -43,22 +43,27 @@ MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the st
 # The feed parser's own test for "still a header line": taken from it so the two never disagree.
 _HEADER_LINE: Final = cast("re.Pattern[str]", email.feedparser.headerRE)  # type: ignore[attr-defined]
 # A header block: the lines the feed parser's test accepts, one after the other (each line
-# consumes at least one character and backtracking stays within one line's field name).
-_HEADER_BLOCK: Final = re.compile("(?:" + _HEADER_LINE.pattern.removeprefix("^") + r"[^\n]*\n?)*")
+# consumes at least one character). Possessive "*+": a field name never gives characters back
+# (":" is not one of them), so a long line without ":" is read once, not once per character.
+_HEADER_BLOCK: Final = re.compile(
+    "(?:" + _HEADER_LINE.pattern.removeprefix("^").replace("]*:", "]*+:") + r"[^\n]*+\n?)*+"
+)
 # The fields of a header block, each (name, value): the name (the feed parser's name characters,
 # up to the first ":"), the value without its leading blanks, continuation lines included.
 # compat32 drops a line with an empty name and a continuation line with no field before it: so
 # does this (neither starts a match). Any other line starting ("From ", a line that is no header
 # line) gives a last ("", "") that takes in the rest: the block ends earlier than thought.
 _FIELDS: Final = re.compile(
-    r"^(?:([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)|(?![\041-\071\073-\176]*:|[\t ])[\s\S]+)",
+    r"^(?:([\041-\071\073-\176]++):[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)"
+    r"|(?![\041-\071\073-\176]*+:|[\t ])[\s\S]+)",
     re.MULTILINE,
 )
 # The lines of a delivery-status body, each (name, value, empty line, dropped line): a field as
 # in _FIELDS; an empty line (it ends a block); a line compat32 drops (a continuation line with
 # no field before it, an empty name); anything else gives ("", "", "", "") and takes in the rest.
 _STATUS_LINES: Final = re.compile(
-    r"^(?:([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)|(\r?\n)|([\t :])[^\n]*|[\s\S]+)",
+    r"^(?:([\041-\071\073-\176]++):[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)"
+    r"|(\r?\n)|([\t :])[^\n]*+|[\s\S]+)",
     re.MULTILINE,
 )
 _BARE_CR: Final = re.compile("\r(?!\n)")
@@ -518,6 +523,8 @@ class _Parser:
         text = self.text
         if pos and text[pos - 1] != "\n":
             raise _Fallback  # not reached: entities start on a line (the "^" of _STATUS_LINES relies on it)
+        if self.entities + text.count("\n\n", pos, end) > MAX_ENTITIES:
+            raise _Fallback  # (blocks are at least as many as "\n\n"s: no need to read them first)
         lines = _STATUS_LINES.findall(text, pos, end)
         if lines and not any(lines[-1]):  # a line that is none of those: the exact way
             return self._status_blocks_exact(part, pos, end)
