@@ -18,7 +18,7 @@ from typing import Any
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fastmime import Part
 from smtpdiag.bounce.fields import parse_field_blocks
-from smtpdiag.bounce.mime import Parts, decode_header
+from smtpdiag.bounce.mime import MAX_HEADER_CHARS, Parts, decode_header
 
 
 @dataclass(slots=True)
@@ -107,13 +107,20 @@ class Context:
         done = self._decoded.get(name)  # by the name as asked: callers use constant spellings
         if done is not None:
             return done
-        v: Any = self.raw_headers.get(name.lower())
-        if v is not None and not v.isascii():
-            # 8-bit bytes (surrogate escapes): compat32's fetch turns them into a Header object
-            # (typeshed says str: read it through Any so compiled code does not insist on str)
-            source: Any = self.msg.source
-            v = source.get(name) if source is not None else fastmime.compat32_fetch(name, v)
-        out = self._decoded[name] = decode_header(v) if v is not None else ""
+        raw = self._raw_headers if self._raw_headers is not None else self.raw_headers
+        v: Any = raw.get(name.lower())
+        if v is None:
+            out = ""
+        elif v.isascii() and "=?" not in v:
+            out = " ".join(v[:MAX_HEADER_CHARS].split())  # decode_header(v), the usual case in short
+        else:
+            if not v.isascii():
+                # 8-bit bytes (surrogate escapes): compat32's fetch turns them into a Header object
+                # (typeshed says str: read it through Any so compiled code does not insist on str)
+                source: Any = self.msg.source
+                v = source.get(name) if source is not None else fastmime.compat32_fetch(name, v)
+            out = decode_header(v) if v is not None else ""
+        self._decoded[name] = out
         return out
 
     @property
