@@ -183,17 +183,47 @@ COMMAND_AT_END_RE: Final = re.compile(COMMAND_RE.pattern + r"\Z")
 # For ASCII text: the same words, matched case-sensitively in its lower-cased copy (2-3x faster
 # than (?i); the positions are the same, as lower() keeps the length of ASCII text).
 COMMAND_WORD_LOWER_RE: Final = re.compile(COMMAND_WORD_RE.pattern.removeprefix("(?i)"))
+COMMAND_AT_END_LOWER_RE: Final = re.compile(COMMAND_AT_END_RE.pattern.removeprefix("(?i)"))
+
+
+# Every alternative of COMMAND_WORD_RE contains one of these (a test checks it). Most texts name
+# no command at all: in lower-cased ASCII text, ten substring tests are ~5x cheaper than the regex.
+COMMAND_WORD_HINTS: Final = (
+    "rcpt",
+    "data",
+    "mail from",
+    "helo",
+    "ehlo",
+    "starttls",
+    "auth",
+    "initial connection",
+    "banner",
+    "greeting",
+)
+
+
+def _has_command_word_hint(low: str) -> bool:
+    for hint in COMMAND_WORD_HINTS:
+        if hint in low:
+            return True
+    return False
 
 
 def find_command(text: str) -> str:
     """The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)"."""
     text = text[:MAX_FIELD_CHARS]
-    ascii_ = text.isascii()
-    words = (COMMAND_WORD_LOWER_RE if ascii_ else COMMAND_WORD_RE).finditer(text.lower() if ascii_ else text)
-    for i, w in enumerate(words):
+    if text.isascii():
+        text = text.lower()
+        if not _has_command_word_hint(text):
+            return ""
+        words, at_end = COMMAND_WORD_LOWER_RE, COMMAND_AT_END_LOWER_RE
+    else:
+        # (?i) also matches non-ASCII letters that fold to ASCII ones (the Kelvin sign, long s)
+        words, at_end = COMMAND_WORD_RE, COMMAND_AT_END_RE
+    for i, w in enumerate(words.finditer(text)):
         if i >= MAX_COMMAND_WORDS:
             break
-        m = COMMAND_AT_END_RE.search(text, max(0, w.start() - 40), w.end())
+        m = at_end.search(text, max(0, w.start() - 40), w.end())
         if m:
             return COMMAND_NAMES.get(" ".join(m.group(1).lower().split()), "")
     return ""

@@ -11,6 +11,7 @@ from typing import Final
 
 from smtpdiag.bounce.fields import (
     TRANSCRIPT_CMD_RE,
+    TRANSCRIPT_MARKERS,
     clean_diagnostic,
     find_address,
     find_command,
@@ -68,10 +69,19 @@ def parse(ctx: Context) -> list[Facts]:
 MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the failing command
 
 
+def _has_transcript_marker(low: str) -> bool:
+    for marker in TRANSCRIPT_MARKERS:
+        if marker in low:
+            return True
+    return False
+
+
 def _transcript_command(text: str) -> str:
-    found = TRANSCRIPT_CMD_RE.findall(text)
-    if found:
-        return str(found[-1]).upper()
+    # In ASCII text the regex cannot match without one of its markers (lower-cased): skip the scan.
+    if not text.isascii() or _has_transcript_marker(text.lower()):
+        found = TRANSCRIPT_CMD_RE.findall(text)
+        if found:
+            return str(found[-1]).upper()
     if "<<<" in text and ">>>" not in text and "while talking to" in text:
         # "... while talking to mx.example.org.:" then "<<< 554 ..." with no command sent: the
         # server refused at its greeting (Sendmail's transcript of a refused connection).
