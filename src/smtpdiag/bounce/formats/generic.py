@@ -20,7 +20,7 @@ from smtpdiag.bounce.fields import (
     clean_diagnostic,
     find_command,
     find_reply_code,
-    find_status,
+    find_reply_code_and_status,
 )
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.classify.phrases import match_reason
@@ -106,8 +106,7 @@ class TextBlock:
     def __init__(self, recipient: str, diagnostic: str, command: str = "") -> None:
         self.recipient = recipient
         self.diagnostic = clean_diagnostic(diagnostic)
-        self.replycode = find_reply_code(self.diagnostic)
-        self.status = find_status(self.diagnostic)
+        self.replycode, self.status = find_reply_code_and_status(self.diagnostic)
         self.command = find_command(self.diagnostic) or command
 
 

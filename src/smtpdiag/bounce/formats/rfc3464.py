@@ -16,6 +16,7 @@ from smtpdiag.bounce.fields import (
     find_address,
     find_command,
     find_reply_code,
+    find_reply_code_and_status,
     find_status,
     infer_command,
     typed_value,
@@ -48,8 +49,8 @@ def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
         dtype, diag = typed_value(b.get("diagnostic-code", ""))
         f.diagnostic_type = dtype
         f.diagnostic = clean_diagnostic(diag)
-        f.status = find_status(b.get("status", "")) or find_status(f.diagnostic)
-        f.replycode = find_reply_code(f.diagnostic)
+        f.replycode, diag_status = find_reply_code_and_status(f.diagnostic)
+        f.status = find_status(b.get("status", "")) or diag_status
         f.command = find_command(f.diagnostic)
         f.remote_mta = typed_value(b.get("remote-mta", ""))[1]
         f.reporting_mta = reporting or typed_value(b.get("reporting-mta", ""))[1]
@@ -70,7 +71,7 @@ MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the fai
 
 
 def _has_transcript_marker(low: str) -> bool:
-    for marker in TRANSCRIPT_MARKERS:
+    for marker in TRANSCRIPT_MARKERS:  # noqa: SIM110 (a plain loop: cheaper than any() over a generator)
         if marker in low:
             return True
     return False
