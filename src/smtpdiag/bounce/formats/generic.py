@@ -90,11 +90,19 @@ ERROR_WORDS: Final = ("said", "reason", "refused", "rejected")
 SEPARATOR_CHARS: Final = frozenset("-=_*#(")
 
 
-def _is_error_line(line: str) -> bool:
-    if ERROR_LINE_RE.match(line):
+# What ERROR_LINE_RE can see first after the leading blanks (which str.strip and \s agree on).
+ERROR_LINE_STARTS: Final = frozenset("<>245")
+
+
+def _is_error_line(line: str, stripped: str) -> bool:
+    """`line` (`stripped` is line.strip()) carries the remote server's words."""
+    if stripped[0] in ERROR_LINE_STARTS and ERROR_LINE_RE.match(line):
         return True
     low = line[:300].lower()
-    return any(w in low for w in ERROR_WORDS)
+    for word in ERROR_WORDS:  # noqa: SIM110 (a plain loop: cheaper than any() over a generator)
+        if word in low:
+            return True
+    return False
 
 
 SKIP_LOCAL_PARTS: Final = frozenset({"mailer-daemon", "mail-daemon", "nobody"})
@@ -138,15 +146,15 @@ def bounce_text(ctx: Context) -> list[str]:
     A bounce forwarded by a person arrives quoted ("> "): the quoting is removed first.
     """
     lines = ctx.lines[:MAX_LINES]
-    quoted = sum(1 for line in lines if line.startswith(">"))
-    if quoted * 3 > len(lines) > 0:
-        lines = [_unquote(line) for line in lines]
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if i > 0 and (is_original_marker(line) or is_original_header(line)):
-            break
-        out.append(line)
-    return out
+    if ">" in ctx.text:  # (no line can start with ">" otherwise)
+        quoted = sum(1 for line in lines if line.startswith(">"))
+        if quoted * 3 > len(lines) > 0:
+            lines = [_unquote(line) for line in lines]
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if is_original_marker(line) or is_original_header(line):
+            return lines[:i]
+    return lines
 
 
 def original_start(lines: list[str]) -> int | None:
@@ -167,16 +175,18 @@ def _unquote(line: str) -> str:
     return line[1:] if line.startswith(">") else line
 
 
+EXCLUDED_HEADERS: Final = ("To", "From", "Return-Path", "Reply-To", "Sender")
+
+
 def excluded_addresses(ctx: Context) -> set[str]:
     """Addresses that are not failed recipients: the bounce's addressee (the original sender) etc."""
-    ex = set()
-    for name in ("To", "From", "Return-Path", "Reply-To", "Sender"):
-        for m in ADDR_RE.finditer(ctx.header(name)[:2000]):
-            ex.add(m.group(0).lower())
-    orig_from = ctx.original_fields.get("from", "")
-    for m in ADDR_RE.finditer(orig_from[:2000]):
-        ex.add(m.group(0).lower())
-    return ex
+    values = [ctx.header(name)[:2000] for name in EXCLUDED_HEADERS]
+    values.append(ctx.original_fields.get("from", "")[:2000])
+    # One scan of the values joined by blanks: an address holds no blank, so no match spans two.
+    joined = " ".join(values)
+    if "@" not in joined:
+        return set()
+    return {m.group(0).lower() for m in ADDR_RE.finditer(joined)}
 
 
 def _skip(addr: str, excluded: set[str]) -> bool:
@@ -218,10 +228,12 @@ def text_blocks(ctx: Context, lines: list[str] | None = None) -> list[TextBlock]
     """Per-recipient diagnostics from plain text: the failed address + the lines that follow it."""
     if lines is None:
         lines = bounce_text(ctx)
-    blocks = _scan(lines, excluded_addresses(ctx))
+    excluded = excluded_addresses(ctx)
+    blocks = _scan(lines, excluded)
     if not blocks:
         # Anonymised or self-addressed bounces: the recipient may equal the bounce's own To.
-        blocks = _scan(lines, {a for a in excluded_addresses(ctx) if a not in ctx.header("To").lower()})
+        to = ctx.header("To").lower()
+        blocks = _scan(lines, {a for a in excluded if a not in to})
     return blocks
 
 
@@ -249,7 +261,7 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if cur is not None and cur_lines > 0:
                 cur = None
             continue
-        hit = _addr_in_line(line, excluded)
+        hit = _addr_in_line(line, excluded) if "@" in line else None
         if (
             hit
             and hit[1]
@@ -292,11 +304,12 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             found[cur].append(stripped)
             cur_lines += 1
         else:
-            if len(orphans) < MAX_DIAG_LINES and _is_error_line(line):
+            if len(orphans) < MAX_DIAG_LINES and _is_error_line(line, stripped):
                 orphans.append(stripped)
             if cur is None:
                 pending.append(stripped)
-                del pending[:-MAX_DIAG_LINES]
+                if len(pending) > MAX_DIAG_LINES:
+                    del pending[:-MAX_DIAG_LINES]
     out = []
     for a in order:
         diag = " ".join(found[a]) or before.get(a, "")
