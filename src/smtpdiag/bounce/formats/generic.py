@@ -83,6 +83,27 @@ SENDER_HINT_RE: Final = re.compile(
 )
 # A line that announces the sender's address on the next line ("A message sent by").
 PREV_SENDER_RE: Final = re.compile(r"(?i)(?:sent by|from|sender)\s{0,4}:?$")
+# Both sender regexes end with "$" and start without look-behind: a match lies within the last
+# characters of the text (the longest word, the bounded blanks and punctuation, and a final
+# newline "$" may stand before), so only they are searched. A search from the start of a long
+# line tries every position in vain (4 us for a 70-character line).
+SENDER_HINT_SPAN: Final = 24  # "envelope-from" 13 + 4 blanks + ":" + 4 blanks + "<" + newline
+PREV_SENDER_SPAN: Final = 14  # "sent by" 7 + 4 blanks + ":" + newline
+
+
+def _ends_with_sender_hint(text: str) -> bool:
+    """SENDER_HINT_RE.search(text) is not None, looked for where it can be."""
+    return SENDER_HINT_RE.search(text, max(0, len(text) - SENDER_HINT_SPAN)) is not None
+
+
+def _ends_with_prev_sender(text: str) -> bool:
+    """PREV_SENDER_RE.search(text) is not None, looked for where it can be."""
+    return PREV_SENDER_RE.search(text, max(0, len(text) - PREV_SENDER_SPAN)) is not None
+
+
+# INLINE_ADDR_RE for lower-cased ASCII lines (case-sensitive: ~2x faster; same positions, and
+# the addresses are lower-cased anyway).
+INLINE_ADDR_LOWER_RE: Final = re.compile(INLINE_ADDR_RE.pattern)
 SEPARATOR_RE: Final = re.compile(r"^\s{0,8}(?:[-=_*#]{3,}|\({3,})")
 # Lines that carry the remote server's words even when they are far from the address.
 ERROR_LINE_RE: Final = re.compile(r"^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-]|>>>\s{0,4}[A-Za-z])")
@@ -203,13 +224,17 @@ def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     m = LEADING_ADDR_RE.match(line)
     if m:
         addr = m.group(1).lower().strip(".")
-        if not _skip(addr, excluded) and not SENDER_HINT_RE.search(line[: m.start(1)]):
+        if not _skip(addr, excluded) and not _ends_with_sender_hint(line[: m.start(1)]):
             return addr, True
     if "@" not in line or len(line) > 400:
         return None
-    for mi in INLINE_ADDR_RE.finditer(line):
+    if line.isascii():
+        inline = INLINE_ADDR_LOWER_RE.finditer(line.lower())
+    else:
+        inline = INLINE_ADDR_RE.finditer(line)
+    for mi in inline:
         addr = mi.group(1).lower().strip(".")
-        if _skip(addr, excluded) or SENDER_HINT_RE.search(line[: mi.start(1)]):
+        if _skip(addr, excluded) or _ends_with_sender_hint(line[: mi.start(1)]):
             continue
         return addr, False
     if line.lstrip().lower().startswith("pipe to |"):
@@ -219,7 +244,7 @@ def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     mt = TRAILING_ADDR_RE.search(line)
     if mt and ":" in line[: mt.start(1)]:
         addr = mt.group(1).lower().strip(".")
-        if not _skip(addr, excluded) and not SENDER_HINT_RE.search(line[: mt.start(1)].rstrip(" <[(")):
+        if not _skip(addr, excluded) and not _ends_with_sender_hint(line[: mt.start(1)].rstrip(" <[(")):
             return addr, False
     return None
 
@@ -265,7 +290,7 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
         if (
             hit
             and hit[1]
-            and PREV_SENDER_RE.search(prev)
+            and _ends_with_prev_sender(prev)
             and not line[: line.find("@")].strip(" <\t").count(" ")
         ):
             hit = None  # "A message sent by / <sender@x>": the address alone under a sender phrase
