@@ -128,3 +128,56 @@ def test_every_command_word_alternative_has_a_hint() -> None:
     words = pattern[pattern.index("(?:") + 3 : pattern.rindex(")")].split("|")
     for word in words:
         assert any(hint in word for hint in fields.COMMAND_WORD_HINTS), word
+
+
+def old_parse_field_blocks(text: str) -> list[dict[str, str]]:
+    blocks: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    last = ""
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line:
+            if cur:
+                blocks.append(cur)
+                cur, last = {}, ""
+            continue
+        if line[:1] in (" ", "\t") and last:
+            if len(cur[last]) < fields.MAX_FIELD_CHARS:
+                cur[last] = (cur[last] + " " + line.strip())[: fields.MAX_FIELD_CHARS]
+            continue
+        m = fields.FIELD_LINE_RE.match(line[: fields.MAX_FIELD_CHARS])
+        if not m:
+            last = ""
+            continue
+        key = m.group(1).lower()
+        if key == "final-recipient" and "final-recipient" in cur:
+            blocks.append(cur)
+            cur = {}
+        if key not in cur:
+            cur[key] = m.group(2).strip()
+            last = key
+        else:
+            last = ""
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+def test_field_blocks_of_the_corpus_read_as_before() -> None:
+    for path in sorted(CORPUS.glob("*.eml")):
+        parts = walk_parts(parse_bytes(path.read_bytes()))
+        for text in [parts.text, parts.original_headers, parts.feedback_report, *parts.status_blocks]:
+            assert fields.parse_field_blocks(text) == old_parse_field_blocks(text)
+
+
+FIELD_PIECES = [
+    "Final-Recipient: rfc822; a@b.c", "Original-Recipient: x", "Action: failed", "Status: 5.1.1",
+    "Diagnostic-Code: smtp; 550 no", "X", ": v", "  continued", "\t", " ", "\n", "\r\n", "\r", "\n\n",
+    "\x0b", "\u2028", "Final-Recipient:", "action: delayed", "junk line", "-", "1a: b",
+]  # fmt: skip
+
+
+@settings(max_examples=600)
+@given(st.lists(st.sampled_from(FIELD_PIECES), max_size=16).map("".join))
+def test_generated_field_blocks_read_as_before(text: str) -> None:
+    assert fields.parse_field_blocks(text) == old_parse_field_blocks(text)

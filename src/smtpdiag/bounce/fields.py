@@ -54,7 +54,7 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
     """
     blocks: list[dict[str, str]] = []
     cur: dict[str, str] = {}
-    last = ""
+    last = ""  # the field a continuation line continues ("" = none); always a key of `cur`
     for raw in text.splitlines():
         line = raw.rstrip()
         if not line:  # blank (rstrip left nothing of a whitespace-only line)
@@ -62,23 +62,24 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
                 blocks.append(cur)
                 cur, last = {}, ""
             continue
-        if line[:1] in (" ", "\t") and last:
-            if len(cur[last]) < MAX_FIELD_CHARS:
-                cur[last] = (cur[last] + " " + line.strip())[:MAX_FIELD_CHARS]
+        if last and line[0] in " \t":
+            value = cur[last]
+            if len(value) < MAX_FIELD_CHARS:
+                cur[last] = (value + " " + line.strip())[:MAX_FIELD_CHARS]
             continue
         m = FIELD_LINE_RE.match(line[:MAX_FIELD_CHARS])
-        if not m:
+        if m is None:
             last = ""
             continue
         key = m.group(1).lower()
-        if key == "final-recipient" and "final-recipient" in cur:
+        if key in cur:
+            if key != "final-recipient":
+                last = ""
+                continue
             blocks.append(cur)
             cur = {}
-        if key not in cur:
-            cur[key] = m.group(2).strip()
-            last = key
-        else:
-            last = ""
+        cur[key] = m.group(2).strip()
+        last = key
     if cur:
         blocks.append(cur)
     return blocks
