@@ -113,7 +113,8 @@ PIECES = [
     "550", "5.1.1", "250", "2.1.5", "451", "4.3.0", "421", "4.4.2", "554", "5.7.1", "1", "9", "0",
     " ", "-", ".", ":", ";", "(", ")", "<", ">", "'", '"', "=", "#", "\n", "\t", "x", "a@b.c", "<a@b.c>",
     "...", "in reply to", "after", "RCPT TO", "rcpt", "data", "end of", "the", "MAIL FROM", "command",
-    "ſ", "K", "İ", "while talking to", "greeting", "Auth", "starttls",
+    "ſ", "K", "İ", "while talking to", "greeting", "Auth", "starttls", "_", "rcpt tox", "mail from",
+    "initial connection", "banner", "Helo", "EHLO", "at", "during", "response to", "not like our",
 ]  # fmt: skip
 
 
@@ -123,11 +124,18 @@ def test_generated_texts_read_as_before(text: str) -> None:
     _assert_same(text)
 
 
-def test_every_command_word_alternative_has_a_hint() -> None:
+def test_command_words_are_the_regex_alternatives_in_order() -> None:
     pattern = fields.COMMAND_WORD_RE.pattern
     words = pattern[pattern.index("(?:") + 3 : pattern.rindex(")")].split("|")
-    for word in words:
-        assert any(hint in word for hint in fields.COMMAND_WORD_HINTS), word
+    assert tuple(words) == fields.COMMAND_WORDS
+
+
+def test_command_word_spans_are_the_regex_matches() -> None:
+    for text in [*_corpus_texts(), "rcpt to rcpt tox _data data_ rcptto mail  from 1helo ehlo2 " * 3]:
+        low = text[: fields.MAX_FIELD_CHARS].lower()
+        if low.isascii():
+            expected = [m.span() for m in fields.COMMAND_WORD_LOWER_RE.finditer(low)]
+            assert fields._command_words(low) == expected[: fields.MAX_COMMAND_WORDS]
 
 
 def old_parse_field_blocks(text: str) -> list[dict[str, str]]:

@@ -213,47 +213,78 @@ COMMAND_WORD_LOWER_RE: Final = re.compile(COMMAND_WORD_RE.pattern.removeprefix("
 COMMAND_AT_END_LOWER_RE: Final = re.compile(COMMAND_AT_END_RE.pattern.removeprefix("(?i)"))
 
 
-# Every alternative of COMMAND_WORD_RE contains one of these (a test checks it). Most texts name
-# no command at all: in lower-cased ASCII text, ten substring tests are ~5x cheaper than the regex.
-COMMAND_WORD_HINTS: Final = (
-    "rcpt",
-    "data",
+# The alternatives of COMMAND_WORD_RE, in its order (a test checks it).
+COMMAND_WORDS: Final = (
     "mail from",
+    "rcpt to",
+    "data",
     "helo",
     "ehlo",
     "starttls",
     "auth",
+    "rcpt",
     "initial connection",
     "banner",
     "greeting",
 )
 
 
-def _has_command_word_hint(low: str) -> bool:
-    # a plain loop: any() over a generator costs twice as much for ten tests
-    for hint in COMMAND_WORD_HINTS:  # noqa: SIM110
-        if hint in low:
-            return True
-    return False
+def _is_word_char(c: str) -> bool:
+    """A character \\b counts as part of a word (for ASCII text)."""
+    return c.isalnum() or c == "_"
+
+
+def _command_words(low: str) -> list[tuple[int, int]]:
+    """The spans of COMMAND_WORD_LOWER_RE.finditer(low), the first MAX_COMMAND_WORDS of them.
+
+    Found with str.find, one word at a time: ~10x cheaper than the regex, which tries its eleven
+    alternatives at every position. Like finditer, the leftmost match wins, at one position the
+    earlier alternative ("rcpt to" before "rcpt"), and matches do not overlap.
+    """
+    found: list[tuple[int, int, int]] = []  # (start, alternative, end)
+    size = len(low)
+    for alternative, word in enumerate(COMMAND_WORDS):
+        start = low.find(word)
+        while start >= 0:
+            end = start + len(word)
+            if (start == 0 or not _is_word_char(low[start - 1])) and (
+                end == size or not _is_word_char(low[end])
+            ):
+                found.append((start, alternative, end))
+            start = low.find(word, start + 1)
+    spans: list[tuple[int, int]] = []
+    if not found:
+        return spans
+    found.sort()
+    free_from = 0
+    for start, _, end in found:
+        if start < free_from:
+            continue
+        spans.append((start, end))
+        if len(spans) >= MAX_COMMAND_WORDS:
+            break
+        free_from = end
+    return spans
 
 
 def find_command(text: str) -> str:
     """The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)"."""
     text = text[:MAX_FIELD_CHARS]
     if text.isascii():
-        text = text.lower()
-        if not _has_command_word_hint(text):
-            return ""
-        words, at_end = COMMAND_WORD_LOWER_RE, COMMAND_AT_END_LOWER_RE
-    else:
-        # (?i) also matches non-ASCII letters that fold to ASCII ones (the Kelvin sign, long s)
-        words, at_end = COMMAND_WORD_RE, COMMAND_AT_END_RE
-    for i, w in enumerate(words.finditer(text)):
+        # The words in the lower-cased copy (same positions: lower() keeps ASCII text's length).
+        low = text.lower()
+        for start, end in _command_words(low):
+            m = COMMAND_AT_END_LOWER_RE.search(low, max(0, start - 40), end)
+            if m:
+                return COMMAND_NAMES.get(" ".join(m.group(1).split()), "")
+        return ""
+    # (?i) also matches non-ASCII letters that fold to ASCII ones (the Kelvin sign, long s)
+    for i, w in enumerate(COMMAND_WORD_RE.finditer(text)):
         if i >= MAX_COMMAND_WORDS:
             break
-        m = at_end.search(text, max(0, w.start() - 40), w.end())
-        if m:
-            return COMMAND_NAMES.get(" ".join(m.group(1).lower().split()), "")
+        m2 = COMMAND_AT_END_RE.search(text, max(0, w.start() - 40), w.end())
+        if m2:
+            return COMMAND_NAMES.get(" ".join(m2.group(1).lower().split()), "")
     return ""
 
 

@@ -228,11 +228,8 @@ def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
             return addr, True
     if "@" not in line or len(line) > 400:
         return None
-    if line.isascii():
-        inline = INLINE_ADDR_LOWER_RE.finditer(line.lower())
-    else:
-        inline = INLINE_ADDR_RE.finditer(line)
-    for mi in inline:
+    ascii_ = line.isascii()
+    for mi in INLINE_ADDR_LOWER_RE.finditer(line.lower()) if ascii_ else INLINE_ADDR_RE.finditer(line):
         addr = mi.group(1).lower().strip(".")
         if _skip(addr, excluded) or _ends_with_sender_hint(line[: mi.start(1)]):
             continue
