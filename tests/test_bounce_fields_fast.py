@@ -189,3 +189,57 @@ FIELD_PIECES = [
 @given(st.lists(st.sampled_from(FIELD_PIECES), max_size=16).map("".join))
 def test_generated_field_blocks_read_as_before(text: str) -> None:
     assert fields.parse_field_blocks(text) == old_parse_field_blocks(text)
+
+
+def test_fold_case_matches_like_ignorecase_at_every_code_point() -> None:
+    """fold_case keeps the length, the \\s/\\w/\\d classes, and (?i)'s view of ASCII letters."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    any_letter = re.compile("(?i)[a-z]")
+    classes = [re.compile(r"\s"), re.compile(r"\w"), re.compile(r"\d")]
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        # alone, and after a non-ASCII letter (the translate path; a final sigma lowers otherwise)
+        for folded in (fields.fold_case(c), fields.fold_case("é" + c)[1:]):
+            assert len(folded) == 1, cp
+            for cls in classes:
+                assert (cls.match(c) is None) == (cls.match(folded) is None), (cp, cls.pattern)
+            if any_letter.match(c):
+                assert folded in letters, cp
+                assert re.match("(?i)" + folded, c), cp
+            else:
+                assert folded not in letters, cp
+    for c in map(chr, fields.CASE_FOLDS):
+        assert fields.fold_case("a" + c + "é") == "a" + fields.CASE_FOLDS[ord(c)] + "é"
+
+
+def old_transcript_command(text: str) -> str:
+    found = fields.TRANSCRIPT_CMD_RE.findall(text)
+    if found:
+        return str(found[-1]).upper()
+    if "<<<" in text and ">>>" not in text and "while talking to" in text:
+        return "CONN"
+    return ""
+
+
+@settings(max_examples=600)
+@given(
+    st.lists(
+        st.sampled_from([*PIECES, ">>>", "-->", "sent:", "SENT:", "ſent:", "<<<", "MAİL", "maıl"]),
+        max_size=14,
+    ).map("".join)
+)
+def test_generated_transcripts_read_as_before(text: str) -> None:
+    from smtpdiag.bounce.formats import rfc3464
+
+    assert rfc3464._transcript_command(text) == old_transcript_command(text), text
+
+
+def test_corpus_transcripts_read_as_before() -> None:
+    from smtpdiag.bounce.formats import rfc3464
+
+    for text in _corpus_texts():
+        head = text[: rfc3464.MAX_COMMAND_SCAN]
+        assert rfc3464._transcript_command(head) == old_transcript_command(head)
+        assert rfc3464._transcript_command(head.upper()) == old_transcript_command(head.upper())

@@ -7,10 +7,11 @@ blocks; mail-system modules reuse `facts_from_blocks` and add what their human t
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from smtpdiag.bounce.fields import (
-    TRANSCRIPT_CMD_RE,
+    TRANSCRIPT_CMD_LOWER_RE,
     TRANSCRIPT_MARKERS,
     clean_diagnostic,
     find_address,
@@ -18,6 +19,7 @@ from smtpdiag.bounce.fields import (
     find_reply_code,
     find_reply_code_and_status,
     find_status,
+    fold_case,
     infer_command,
     typed_value,
 )
@@ -78,11 +80,15 @@ def _has_transcript_marker(low: str) -> bool:
 
 
 def _transcript_command(text: str) -> str:
-    # In ASCII text the regex cannot match without one of its markers (lower-cased): skip the scan.
-    if not text.isascii() or _has_transcript_marker(text.lower()):
-        found = TRANSCRIPT_CMD_RE.findall(text)
-        if found:
-            return str(found[-1]).upper()
+    """The last command a session transcript in `text` shows as sent ("CONN": none was)."""
+    low = fold_case(text)
+    if _has_transcript_marker(low):  # (the regex cannot match without one)
+        last: re.Match[str] | None = None
+        for m in TRANSCRIPT_CMD_LOWER_RE.finditer(low):
+            last = m
+        if last is not None:
+            # the command as the text writes it (what TRANSCRIPT_CMD_RE.findall gave)
+            return text[last.start(1) : last.end(1)].upper()
     if "<<<" in text and ">>>" not in text and "while talking to" in text:
         # "... while talking to mx.example.org.:" then "<<< 554 ..." with no command sent: the
         # server refused at its greeting (Sendmail's transcript of a refused connection).
