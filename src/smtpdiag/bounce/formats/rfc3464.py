@@ -41,28 +41,35 @@ def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
             reporting = reporting or typed_value(b.get("reporting-mta", ""))[1]
             arrival = arrival or b.get("arrival-date", "")
             continue
-        f = Facts()
-        final = typed_value(b.get("final-recipient", ""))[1]
-        orig = typed_value(b.get("original-recipient", ""))[1]
-        actual = typed_value(b.get("x-actual-recipient", ""))[1]
-        f.recipient = find_address(final) or find_address(actual) or find_address(orig)
-        f.original_recipient = find_address(orig)
-        f.action = b.get("action", "").split()[0].lower() if b.get("action", "").split() else ""
+        final = _field_value(b, "final-recipient")
+        actual = _field_value(b, "x-actual-recipient")
+        original = find_address(_field_value(b, "original-recipient"))
+        recipient = find_address(final) or find_address(actual) or original
+        if not recipient:
+            continue
+        f = Facts(recipient=recipient, original_recipient=original)
+        action = b.get("action", "").split()
+        f.action = action[0].lower() if action else ""
         dtype, diag = typed_value(b.get("diagnostic-code", ""))
         f.diagnostic_type = dtype
         f.diagnostic = clean_diagnostic(diag)
         f.replycode, diag_status = find_reply_code_and_status(f.diagnostic)
         f.status = find_status(b.get("status", "")) or diag_status
         f.command = find_command(f.diagnostic)
-        f.remote_mta = typed_value(b.get("remote-mta", ""))[1]
-        f.reporting_mta = reporting or typed_value(b.get("reporting-mta", ""))[1]
+        f.remote_mta = _field_value(b, "remote-mta")
+        f.reporting_mta = reporting or _field_value(b, "reporting-mta")
         f.date = b.get("last-attempt-date", "") or arrival
         if final.lstrip().startswith("|") or actual.lstrip().startswith("|"):
             # Delivery to a program (a .forward or alias pipe) failed: the local mailer's error.
-            f.reason = f.reason or "mailererror"
-        if f.recipient:
-            out.append(f)
+            f.reason = "mailererror"
+        out.append(f)
     return out
+
+
+def _field_value(block: dict[str, str], name: str) -> str:
+    """The value of a typed field ("rfc822; x@y" -> "x@y"), "" when the block lacks it."""
+    value = block.get(name)
+    return typed_value(value)[1] if value else ""
 
 
 def parse(ctx: Context) -> list[Facts]:
