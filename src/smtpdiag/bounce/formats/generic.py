@@ -21,6 +21,7 @@ from smtpdiag.bounce.fields import (
     find_command,
     find_reply_code,
     find_reply_code_and_status,
+    fold_case,
 )
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.classify.phrases import match_reason
@@ -83,27 +84,31 @@ SENDER_HINT_RE: Final = re.compile(
 )
 # A line that announces the sender's address on the next line ("A message sent by").
 PREV_SENDER_RE: Final = re.compile(r"(?i)(?:sent by|from|sender)\s{0,4}:?$")
-# Both sender regexes end with "$" and start without look-behind: a match lies within the last
-# characters of the text (the longest word, the bounded blanks and punctuation, and a final
+# Both sender regexes end with "$" and start without look-behind or \b: a match lies within the
+# last characters of the text (the longest word, the bounded blanks and punctuation, and a final
 # newline "$" may stand before), so only they are searched. A search from the start of a long
 # line tries every position in vain (4 us for a 70-character line).
 SENDER_HINT_SPAN: Final = 24  # "envelope-from" 13 + 4 blanks + ":" + 4 blanks + "<" + newline
 PREV_SENDER_SPAN: Final = 14  # "sent by" 7 + 4 blanks + ":" + newline
 
+# The (?i) regexes of this module without (?i), for fold_case()d text (fields.fold_case: the
+# matches are at the same places, ~3x faster). Their patterns spell letters in lower case only.
+LEADING_ADDR_LOWER_RE: Final = re.compile(LEADING_ADDR_RE.pattern)
+INLINE_ADDR_LOWER_RE: Final = re.compile(INLINE_ADDR_RE.pattern)
+SENDER_HINT_LOWER_RE: Final = re.compile(SENDER_HINT_RE.pattern.removeprefix("(?i)"))
+PREV_SENDER_LOWER_RE: Final = re.compile(PREV_SENDER_RE.pattern.removeprefix("(?i)"))
+
 
 def _ends_with_sender_hint(text: str) -> bool:
     """SENDER_HINT_RE.search(text) is not None, looked for where it can be."""
-    return SENDER_HINT_RE.search(text, max(0, len(text) - SENDER_HINT_SPAN)) is not None
+    return SENDER_HINT_LOWER_RE.search(fold_case(text[-SENDER_HINT_SPAN:])) is not None
 
 
 def _ends_with_prev_sender(text: str) -> bool:
     """PREV_SENDER_RE.search(text) is not None, looked for where it can be."""
-    return PREV_SENDER_RE.search(text, max(0, len(text) - PREV_SENDER_SPAN)) is not None
+    return PREV_SENDER_LOWER_RE.search(fold_case(text[-PREV_SENDER_SPAN:])) is not None
 
 
-# INLINE_ADDR_RE for lower-cased ASCII lines (case-sensitive: ~2x faster; same positions, and
-# the addresses are lower-cased anyway).
-INLINE_ADDR_LOWER_RE: Final = re.compile(INLINE_ADDR_RE.pattern)
 SEPARATOR_RE: Final = re.compile(r"^\s{0,8}(?:[-=_*#]{3,}|\({3,})")
 # Lines that carry the remote server's words even when they are far from the address.
 ERROR_LINE_RE: Final = re.compile(r"^\s{0,8}(?:<<<\s{0,4}[245]\d\d|[245]\d\d[ \-]|>>>\s{0,4}[A-Za-z])")
@@ -221,16 +226,17 @@ def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     """(address, at_line_start) of the failed address a line is about, or None."""
     if "@" not in line:
         return None
-    m = LEADING_ADDR_RE.match(line)
+    # The (?i) regexes match in the folded line; the addresses are read from the line itself.
+    low = fold_case(line)
+    m = LEADING_ADDR_LOWER_RE.match(low)
     if m:
-        addr = m.group(1).lower().strip(".")
+        addr = line[m.start(1) : m.end(1)].lower().strip(".")
         if not _skip(addr, excluded) and not _ends_with_sender_hint(line[: m.start(1)]):
             return addr, True
-    if "@" not in line or len(line) > 400:
+    if len(line) > 400:
         return None
-    ascii_ = line.isascii()
-    for mi in INLINE_ADDR_LOWER_RE.finditer(line.lower()) if ascii_ else INLINE_ADDR_RE.finditer(line):
-        addr = mi.group(1).lower().strip(".")
+    for mi in INLINE_ADDR_LOWER_RE.finditer(low):
+        addr = line[mi.start(1) : mi.end(1)].lower().strip(".")
         if _skip(addr, excluded) or _ends_with_sender_hint(line[: mi.start(1)]):
             continue
         return addr, False
