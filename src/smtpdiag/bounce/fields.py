@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from smtpdiag.classify.codes import normalize_status
-
 MAX_FIELD_CHARS: Final = 4096  # characters kept of one field value (a Diagnostic-Code can be long)
 
 # An e-mail address (Unicode allowed, RFC 6531); one bounded character class per part, no nesting.
@@ -160,9 +158,15 @@ def find_status(text: str) -> str:
     text = text[:MAX_FIELD_CHARS]
     pair = _code_and_status(text)
     if pair:
-        return normalize_status(pair[1])
+        return _normal_status(pair[1])
     m2 = STATUS_CODE_RE.search(text)
-    return normalize_status(m2.group(0)) if m2 else ""
+    return f"{m2.group(1)}.{int(m2.group(2))}.{int(m2.group(3))}" if m2 else ""
+
+
+def _normal_status(code: str) -> str:
+    """normalize_status of a matched "C.SSS.DDD" (what it gives: no regex needed to split it)."""
+    klass, subject, detail = code.split(".")
+    return f"{klass}.{int(subject)}.{int(detail)}"
 
 
 def find_reply_code_and_status(text: str) -> tuple[str, str]:
@@ -170,7 +174,7 @@ def find_reply_code_and_status(text: str) -> tuple[str, str]:
     text = text[:MAX_FIELD_CHARS]
     pair = _code_and_status(text)
     if pair:
-        return pair[0], normalize_status(pair[1])
+        return pair[0], _normal_status(pair[1])
     w = WRAPPED_REPLY_RE.search(text)
     if w:
         reply = w.group(1)
@@ -178,7 +182,7 @@ def find_reply_code_and_status(text: str) -> tuple[str, str]:
         m = REPLY_CODE_RE.search(text)
         reply = m.group(1) if m else ""
     m2 = STATUS_CODE_RE.search(text)
-    return reply, normalize_status(m2.group(0)) if m2 else ""
+    return reply, f"{m2.group(1)}.{int(m2.group(2))}.{int(m2.group(3))}" if m2 else ""
 
 
 COMMAND_NAMES: Final[dict[str, str]] = {
