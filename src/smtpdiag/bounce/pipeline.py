@@ -174,8 +174,10 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
         reason = c.reason
         if reason in ("onhold", "undefined") and f.action == "delayed":
             reason = "expired"
-        remote_host = f.remote_mta.split()[0] if f.remote_mta.split() else ""
-        for host in (remote_host, f.reporting_mta.split()[0] if f.reporting_mta.split() else ""):
+        remote_words = f.remote_mta.split()
+        remote_host = remote_words[0] if remote_words else ""
+        reporting_words = f.reporting_mta.split()
+        for host in (remote_host, reporting_words[0] if reporting_words else ""):
             named = host_phrase(host, f.diagnostic) if host else None
             if named:
                 reason = named
