@@ -86,8 +86,10 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
 def typed_value(value: str) -> tuple[str, str]:
     """("smtp", "550 5.1.1 ...") from "smtp; 550 5.1.1 ..."; ("", value) when there is no type."""
     head, sep, rest = value.partition(";")
-    if sep and 0 < len(head.strip()) <= 20 and " " not in head.strip():
-        return head.strip().lower(), rest.strip()
+    if sep:
+        kind = head.strip()
+        if 0 < len(kind) <= 20 and " " not in kind:
+            return kind.lower(), rest.strip()
     return "", value.strip()
 
 
