@@ -28,6 +28,9 @@ CODE_AND_STATUS_RE: Final = re.compile(
     r"([245][0-5][0-9])(?<![^" + CODE_SEPARATORS + r"][245][0-5][0-9])"
     r"[\s\-'\"]{1,3}#?([245]\.\d{1,3}\.\d{1,3})(?![\d.]?\d)"
 )
+# Every code regex here needs one of these digits first: a text without any has no code at all
+# (a quarter of the diagnostics; one quick scan instead of four regexes that find nothing).
+CODE_DIGIT_RE: Final = re.compile(r"[2-5]")
 # classify.codes.STATUS_RE, digits first in the same way (for the same matches, faster).
 STATUS_CODE_RE: Final = re.compile(r"([245])(?<![\d.][245])\.(\d{1,3})\.(\d{1,3})(?![\d.]?\d)")
 # The phrase may be folded over lines ("(in reply to\n    RCPT TO command)"): up to 12 blanks.
@@ -143,6 +146,8 @@ def find_reply_code(text: str) -> str:
     A code followed by an enhanced status code wins over a bare number earlier in the text.
     """
     text = text[:MAX_FIELD_CHARS]
+    if CODE_DIGIT_RE.search(text) is None:
+        return ""
     pair = _code_and_status(text)
     if pair:
         return pair[0]
@@ -155,9 +160,9 @@ def find_reply_code(text: str) -> str:
 
 def find_status(text: str) -> str:
     """The enhanced status code in a diagnostic text: the one right after a reply code first."""
-    if not text:
-        return ""
     text = text[:MAX_FIELD_CHARS]
+    if CODE_DIGIT_RE.search(text) is None:
+        return ""
     pair = _code_and_status(text)
     if pair:
         return _normal_status(pair[1])
@@ -174,6 +179,8 @@ def _normal_status(code: str) -> str:
 def find_reply_code_and_status(text: str) -> tuple[str, str]:
     """(find_reply_code(text), find_status(text)), reading the code + status pairs once."""
     text = text[:MAX_FIELD_CHARS]
+    if CODE_DIGIT_RE.search(text) is None:
+        return "", ""
     pair = _code_and_status(text)
     if pair:
         return pair[0], _normal_status(pair[1])
