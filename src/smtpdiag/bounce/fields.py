@@ -277,8 +277,12 @@ def _command_words(low: str) -> list[tuple[int, int]]:
     earlier alternative ("rcpt to" before "rcpt"), and matches do not overlap.
     """
     found: list[tuple[int, int, int]] = []  # (start, alternative, end)
+    present = [alternative for alternative, word in enumerate(COMMAND_WORDS) if word in low]
+    if not present:  # (most texts: one comprehension of substring tests)
+        return []
     size = len(low)
-    for alternative, word in enumerate(COMMAND_WORDS):
+    for alternative in present:
+        word = COMMAND_WORDS[alternative]
         start = low.find(word)
         while start >= 0:
             end = start + len(word)
