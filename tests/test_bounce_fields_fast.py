@@ -244,3 +244,12 @@ def test_corpus_transcripts_read_as_before() -> None:
         head = text[: rfc3464.MAX_COMMAND_SCAN]
         assert rfc3464._transcript_command(head) == old_transcript_command(head)
         assert rfc3464._transcript_command(head.upper()) == old_transcript_command(head.upper())
+
+
+def test_long_field_lines_read_as_before() -> None:
+    for text in (
+        "Diagnostic-Code: smtp; " + "x" * 5000 + "\n  more\nStatus: 5.1.1",
+        "A" * 4090 + ": v",
+        "Name:" + " " * 5000 + "value\n\tcont " + "y" * 5000 + "\n cont2",
+    ):
+        assert fields.parse_field_blocks(text) == old_parse_field_blocks(text)

@@ -68,18 +68,19 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
             if len(value) < MAX_FIELD_CHARS:
                 cur[last] = (value + " " + line.strip())[:MAX_FIELD_CHARS]
             continue
-        m = FIELD_LINE_RE.match(line[:MAX_FIELD_CHARS])
+        m = FIELD_LINE_RE.match(line, 0, MAX_FIELD_CHARS)  # (as if cut there: "$" matches at the end)
         if m is None:
             last = ""
             continue
-        key = m.group(1).lower()
+        name, value = m.groups()
+        key = name.lower()
         if key in cur:
             if key != "final-recipient":
                 last = ""
                 continue
             blocks.append(cur)
             cur = {}
-        cur[key] = m.group(2).strip()
+        cur[key] = value.strip()
         last = key
     if cur:
         blocks.append(cur)
