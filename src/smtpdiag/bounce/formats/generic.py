@@ -291,15 +291,14 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             continue
         hit = _addr_in_line(line, excluded) if "@" in line else None
         if (
-            hit
+            hit is not None
             and hit[1]
             and _ends_with_prev_sender(prev)
             and not line[: line.find("@")].strip(" <\t").count(" ")
         ):
             hit = None  # "A message sent by / <sender@x>": the address alone under a sender phrase
-        if stripped:
-            prev = stripped
-        if hit:
+        prev = stripped
+        if hit is not None:
             addr, leading = hit
             if addr not in found:
                 if len(order) >= MAX_RECIPIENTS:
