@@ -12,7 +12,6 @@ from typing import Final
 
 from smtpdiag.bounce.fields import (
     TRANSCRIPT_CMD_LOWER_RE,
-    TRANSCRIPT_MARKERS,
     clean_diagnostic,
     find_address,
     find_command,
@@ -20,6 +19,7 @@ from smtpdiag.bounce.fields import (
     find_reply_code_and_status,
     find_status,
     fold_case,
+    has_transcript_marker,
     infer_command,
     typed_value,
 )
@@ -79,17 +79,10 @@ def parse(ctx: Context) -> list[Facts]:
 MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the failing command
 
 
-def _has_transcript_marker(low: str) -> bool:
-    for marker in TRANSCRIPT_MARKERS:  # noqa: SIM110 (a plain loop: cheaper than any() over a generator)
-        if marker in low:
-            return True
-    return False
-
-
 def _transcript_command(text: str) -> str:
     """The last command a session transcript in `text` shows as sent ("CONN": none was)."""
     low = fold_case(text)
-    if _has_transcript_marker(low):  # (the regex cannot match without one)
+    if has_transcript_marker(low):  # (the regex cannot match without one)
         last: re.Match[str] | None = None
         for m in TRANSCRIPT_CMD_LOWER_RE.finditer(low):
             last = m
