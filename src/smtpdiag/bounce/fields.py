@@ -357,9 +357,12 @@ def infer_command(diagnostic: str) -> str:
     command is unknown, and "user unknown" said at an unknown command is read as a filter's
     refusal).
     """
-    cmd = find_command(diagnostic)
-    if cmd:
-        return cmd
+    return find_command(diagnostic) or infer_command_from_session(diagnostic)
+
+
+def infer_command_from_session(diagnostic: str) -> str:
+    """infer_command's answer for a text find_command finds nothing in: a transcript's last
+    command sent, or the command a "SMTP:RCPT host ..." report line names."""
     low = diagnostic[:MAX_FIELD_CHARS].lower()
     if has_transcript_marker(low):
         found = TRANSCRIPT_CMD_RE.findall(diagnostic[:MAX_FIELD_CHARS])

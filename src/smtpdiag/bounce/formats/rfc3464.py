@@ -15,15 +15,15 @@ from smtpdiag.bounce.fields import (
     clean_diagnostic,
     find_address,
     find_command,
-    find_reply_code,
     find_reply_code_and_status,
     find_status,
     fold_case,
     has_transcript_marker,
-    infer_command,
+    infer_command_from_session,
     typed_value,
 )
 from smtpdiag.bounce.formats.base import Context, Facts
+from smtpdiag.bounce.formats.generic import text_blocks
 
 NAME = "rfc3464"
 
@@ -98,8 +98,6 @@ def _transcript_command(text: str) -> str:
 
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
     """Complete a DSN's facts from its human-readable part (diagnostic and command)."""
-    from smtpdiag.bounce.formats.generic import text_blocks
-
     if not ctx.text:
         return
     if len(facts) == 1 and facts[0].diagnostic and facts[0].replycode:
@@ -123,9 +121,11 @@ def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
             continue
         if not f.diagnostic:
             f.diagnostic = tb.diagnostic
+        # (tb.command and tb.replycode are what find_command and find_reply_code made of
+        # tb.diagnostic: what is left to look for is a session transcript)
         if not f.command:
-            f.command = tb.command or infer_command(tb.diagnostic)
+            f.command = tb.command or infer_command_from_session(tb.diagnostic)
         if not f.replycode:
-            f.replycode = tb.replycode or find_reply_code(tb.diagnostic)
+            f.replycode = tb.replycode
         if not f.status:
             f.status = tb.status
