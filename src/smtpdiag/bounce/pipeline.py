@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Final
 
-from smtpdiag.bounce.fields import ADDR_RE, find_reply_code, find_status, infer_command
+from smtpdiag.bounce.fields import ADDR_RE, find_reply_code_and_status, find_status, infer_command
 from smtpdiag.bounce.formats import MODULES, generic, rfc3464, systems
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
@@ -142,8 +142,11 @@ def prefer_status(field_status: str, diag_status: str, reply: str) -> str:
 def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
     if not f.command:
         f.command = infer_command(f.diagnostic)
-    reply = f.replycode or find_reply_code(f.diagnostic)
-    status = prefer_status(f.status, find_status(f.diagnostic), reply)
+    if f.replycode:
+        reply, diag_status = f.replycode, find_status(f.diagnostic)
+    else:
+        reply, diag_status = find_reply_code_and_status(f.diagnostic)
+    status = prefer_status(f.status, diag_status, reply)
     lda = local_agent_reason(f.diagnostic, f.command) if f.reason in ("", "mailererror") else ""
     if lda:
         # A local delivery agent's own message (mail.local, procmail, ...) says what failed.
@@ -171,8 +174,10 @@ def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
         reason = c.reason
         if reason in ("onhold", "undefined") and f.action == "delayed":
             reason = "expired"
-        remote_host = f.remote_mta.split()[0] if f.remote_mta.split() else ""
-        for host in (remote_host, f.reporting_mta.split()[0] if f.reporting_mta.split() else ""):
+        remote_words = f.remote_mta.split()
+        remote_host = remote_words[0] if remote_words else ""
+        reporting_words = f.reporting_mta.split()
+        for host in (remote_host, reporting_words[0] if reporting_words else ""):
             named = host_phrase(host, f.diagnostic) if host else None
             if named:
                 reason = named

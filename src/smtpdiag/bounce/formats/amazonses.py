@@ -7,6 +7,7 @@ JSON form: either the SES event itself or an SNS envelope whose "Message" holds 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 from smtpdiag.bounce.fields import clean_diagnostic, find_address, find_reply_code, find_status, typed_value
@@ -27,9 +28,16 @@ SUBTYPE_REASONS: Final[dict[str, str]] = {
 }
 
 
+FIRST_VISIBLE_RE: Final = re.compile(r"\S")  # (\s: what str.lstrip strips)
+
+
 def detect(ctx: Context) -> bool:
-    head = ctx.text.lstrip()[:200]
-    return head.startswith("{") and "notificationType" in ctx.text[:MAX_JSON_CHARS]
+    # The text's first visible character is "{" (found without copying the text, as lstrip() did).
+    text = ctx.text
+    first = FIRST_VISIBLE_RE.search(text)
+    return (
+        first is not None and first.group() == "{" and text.find("notificationType", 0, MAX_JSON_CHARS) >= 0
+    )
 
 
 def _load_event(text: str) -> dict[str, Any] | None:

@@ -7,19 +7,23 @@ blocks; mail-system modules reuse `facts_from_blocks` and add what their human t
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from smtpdiag.bounce.fields import (
-    TRANSCRIPT_CMD_RE,
+    TRANSCRIPT_CMD_LOWER_RE,
     clean_diagnostic,
     find_address,
     find_command,
-    find_reply_code,
+    find_reply_code_and_status,
     find_status,
-    infer_command,
+    fold_case,
+    has_transcript_marker,
+    infer_command_from_session,
     typed_value,
 )
 from smtpdiag.bounce.formats.base import Context, Facts
+from smtpdiag.bounce.formats.generic import text_blocks
 
 NAME = "rfc3464"
 
@@ -37,28 +41,35 @@ def facts_from_blocks(blocks: list[dict[str, str]]) -> list[Facts]:
             reporting = reporting or typed_value(b.get("reporting-mta", ""))[1]
             arrival = arrival or b.get("arrival-date", "")
             continue
-        f = Facts()
-        final = typed_value(b.get("final-recipient", ""))[1]
-        orig = typed_value(b.get("original-recipient", ""))[1]
-        actual = typed_value(b.get("x-actual-recipient", ""))[1]
-        f.recipient = find_address(final) or find_address(actual) or find_address(orig)
-        f.original_recipient = find_address(orig)
-        f.action = b.get("action", "").split()[0].lower() if b.get("action", "").split() else ""
+        final = _field_value(b, "final-recipient")
+        actual = _field_value(b, "x-actual-recipient")
+        original = find_address(_field_value(b, "original-recipient"))
+        recipient = find_address(final) or find_address(actual) or original
+        if not recipient:
+            continue
+        f = Facts(recipient=recipient, original_recipient=original)
+        action = b.get("action", "").split()
+        f.action = action[0].lower() if action else ""
         dtype, diag = typed_value(b.get("diagnostic-code", ""))
         f.diagnostic_type = dtype
         f.diagnostic = clean_diagnostic(diag)
-        f.status = find_status(b.get("status", "")) or find_status(f.diagnostic)
-        f.replycode = find_reply_code(f.diagnostic)
+        f.replycode, diag_status = find_reply_code_and_status(f.diagnostic)
+        f.status = find_status(b.get("status", "")) or diag_status
         f.command = find_command(f.diagnostic)
-        f.remote_mta = typed_value(b.get("remote-mta", ""))[1]
-        f.reporting_mta = reporting or typed_value(b.get("reporting-mta", ""))[1]
+        f.remote_mta = _field_value(b, "remote-mta")
+        f.reporting_mta = reporting or _field_value(b, "reporting-mta")
         f.date = b.get("last-attempt-date", "") or arrival
         if final.lstrip().startswith("|") or actual.lstrip().startswith("|"):
             # Delivery to a program (a .forward or alias pipe) failed: the local mailer's error.
-            f.reason = f.reason or "mailererror"
-        if f.recipient:
-            out.append(f)
+            f.reason = "mailererror"
+        out.append(f)
     return out
+
+
+def _field_value(block: dict[str, str], name: str) -> str:
+    """The value of a typed field ("rfc822; x@y" -> "x@y"), "" when the block lacks it."""
+    value = block.get(name)
+    return typed_value(value)[1] if value else ""
 
 
 def parse(ctx: Context) -> list[Facts]:
@@ -69,9 +80,15 @@ MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the fai
 
 
 def _transcript_command(text: str) -> str:
-    found = TRANSCRIPT_CMD_RE.findall(text)
-    if found:
-        return str(found[-1]).upper()
+    """The last command a session transcript in `text` shows as sent ("CONN": none was)."""
+    low = fold_case(text)
+    if has_transcript_marker(low):  # (the regex cannot match without one)
+        last: re.Match[str] | None = None
+        for m in TRANSCRIPT_CMD_LOWER_RE.finditer(low):
+            last = m
+        if last is not None:
+            # the command as the text writes it (what TRANSCRIPT_CMD_RE.findall gave)
+            return text[last.start(1) : last.end(1)].upper()
     if "<<<" in text and ">>>" not in text and "while talking to" in text:
         # "... while talking to mx.example.org.:" then "<<< 554 ..." with no command sent: the
         # server refused at its greeting (Sendmail's transcript of a refused connection).
@@ -81,8 +98,6 @@ def _transcript_command(text: str) -> str:
 
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
     """Complete a DSN's facts from its human-readable part (diagnostic and command)."""
-    from smtpdiag.bounce.formats.generic import text_blocks
-
     if not ctx.text:
         return
     if len(facts) == 1 and facts[0].diagnostic and facts[0].replycode:
@@ -106,9 +121,11 @@ def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
             continue
         if not f.diagnostic:
             f.diagnostic = tb.diagnostic
+        # (tb.command and tb.replycode are what find_command and find_reply_code made of
+        # tb.diagnostic: what is left to look for is a session transcript)
         if not f.command:
-            f.command = tb.command or infer_command(tb.diagnostic)
+            f.command = tb.command or infer_command_from_session(tb.diagnostic)
         if not f.replycode:
-            f.replycode = tb.replycode or find_reply_code(tb.diagnostic)
+            f.replycode = tb.replycode
         if not f.status:
             f.status = tb.status

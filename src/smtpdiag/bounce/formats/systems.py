@@ -13,7 +13,6 @@ From and Subject headers, the names of a few headers, and the first part of the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Final
 
 from smtpdiag.bounce.formats.base import Context
@@ -193,42 +192,57 @@ SYSTEMS: Final[tuple[System, ...]] = (
 )
 
 
+# The signatures by kind, as (fragment, index of its system in SYSTEMS) in table order.
+_Signatures = tuple[tuple[str, int], ...]
+
+
+def _by_kind(kind: str) -> _Signatures:
+    out: list[tuple[str, int]] = []
+    for index, system in enumerate(SYSTEMS):
+        fragments: tuple[str, ...] = getattr(system, kind)
+        out.extend((f.lower() if kind == "headers" else f, index) for f in fragments)
+    return tuple(out)
+
+
+_HEADER_SYSTEM: Final[dict[str, int]] = {}
+for _name, _index in _by_kind("headers"):
+    _HEADER_SYSTEM.setdefault(_name, _index)
+_HEADER_NAMES: Final = frozenset(_HEADER_SYSTEM)
+_MAILERS: Final = _by_kind("mailer")
+_FROMS: Final = _by_kind("from_")
+_SUBJECTS: Final = _by_kind("subject")
+_TEXTS: Final = _by_kind("text")
+
+
+def _first_hit(signatures: _Signatures, value: str, bound: int) -> int:
+    """The index of the first system before `bound` with a fragment in `value`, else `bound`."""
+    for fragment, index in signatures:
+        if index >= bound:
+            break
+        if fragment in value:
+            return index
+    return bound
+
+
 def identify(ctx: Context) -> str:
-    """The name of the mail system that wrote this bounce, "" when none is recognised."""
-    from_ = ctx.from_lower
-    subject = ctx.subject_lower
-    head = ctx.text_lower[:HEAD_CHARS]
+    """The name of the mail system that wrote this bounce, "" when none is recognised.
+
+    The first system of the table with any matching signature wins. The cheap signatures
+    (header names, X-Mailer, From, Subject) are looked at first: the system they name bounds
+    the search, and the phrases of the text (the costly part) are looked for only for the
+    systems before it.
+    """
+    best = len(SYSTEMS)
+    for name in ctx.header_names & _HEADER_NAMES:
+        best = min(best, _HEADER_SYSTEM[name])
     mailer = ctx.header("X-Mailer").lower()
-    names = ctx.header_names
-    # Plain loops over pre-lowered signatures: this runs for most bounces (generators cost 2x).
-    for name, headers, mailers, froms, texts, subjects in _signatures():
-        for h in headers:
-            if h in names:
-                return name
-        if mailer:
-            for m in mailers:
-                if m in mailer:
-                    return name
-        for f in froms:
-            if f in from_:
-                return name
-        for t in texts:
-            if t in head:
-                return name
-        for s in subjects:
-            if s in subject:
-                return name
-    return ""
-
-
-_Signature = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-
-
-@cache
-def _signatures() -> tuple[_Signature, ...]:
-    return tuple(
-        (s.name, tuple(h.lower() for h in s.headers), s.mailer, s.from_, s.text, s.subject) for s in SYSTEMS
-    )
+    if mailer:
+        best = _first_hit(_MAILERS, mailer, best)
+    best = _first_hit(_FROMS, ctx.from_lower, best)
+    best = _first_hit(_SUBJECTS, ctx.subject_lower, best)
+    if best > 0:
+        best = _first_hit(_TEXTS, ctx.text_lower[:HEAD_CHARS], best)
+    return SYSTEMS[best].name if best < len(SYSTEMS) else ""
 
 
 BY_NAME: Final[dict[str, System]] = {s.name: s for s in SYSTEMS}
