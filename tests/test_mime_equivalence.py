@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import email.policy
 import random
 from email.message import Message
 from email.policy import compat32
@@ -103,6 +104,14 @@ def test_corpus_messages_given_as_message_objects() -> None:
     for path in EMAILS[::3]:
         data = path.read_bytes()
         given = email.message_from_bytes(data, policy=compat32)
+        assert new_views(given) == old_views(given), path.name
+
+
+def test_messages_parsed_under_another_policy() -> None:
+    """A caller's Message may come from policy.default (header objects, another fetch)."""
+    for path in EMAILS[::9]:
+        data = path.read_bytes()
+        given = email.message_from_bytes(data, policy=email.policy.default)
         assert new_views(given) == old_views(given), path.name
 
 
