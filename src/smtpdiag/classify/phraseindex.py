@@ -1,34 +1,34 @@
-"""The first matching reason table, found without trying every phrase of every table.
+"""Which phrases of fixed tables occur in a text, found in one pass of the regex engine.
 
     PhraseIndex(tables).match(text) == the first (table.reason, table.find(text)) that is not None
 
-`phrases.match_reason` tries ~850 phrases one by one (substring tests) plus a few regexes on
-every diagnostic. This index answers the same question with far fewer tests. Each phrase is
-filed under something the text must contain for the phrase to occur in it:
+`phrases.match_reason` asks which of ~850 phrases (plus a few regexes) occur in every diagnostic,
+and the classifier asks the same of a few smaller phrase lists. Testing each phrase with `in`
+costs a call per phrase. Instead, all the phrases are compiled into one regular expression shaped
+like a trie (phrases sharing a prefix share its branch), so at each position of the text the
+regex engine follows one path and ends at the longest phrase that starts there. Every phrase that
+occurs starts at some position, and the phrases starting at a position are the prefixes of the
+longest one found there; so the prefixes of the phrases found at each position are exactly the
+phrases the text contains (`PhraseScanner.found`). The regex has no repetition: a position costs at
+most the length of the longest phrase, so a hostile text costs linear time.
 
-* a phrase of three or more words, under its longest inner word: where the phrase occurs, that
-  word stands between two spaces, so it is one of `text.split(" ")`;
-* a phrase of two words, under the first three characters of its last word: where the phrase
-  occurs, some word of the text starts with them;
-* any other phrase is always tried.
-
-Only the phrases filed under what the text has are tried, and the hit with the lowest position
-in its table wins, as the table's own in-order loop would find it. A regex that begins with a
-literal (after an optional `\\b`) only runs when that literal occurs in the text. Tables keep
-their priority order and phrases come before patterns within a table, so the answer (reason and
-matched text) is always the one `ReasonPhrases.find` in table order gives;
-tests/test_phraseindex.py checks that on the corpus and on generated texts.
+`PhraseIndex` keeps the tables' priority: the phrase found with the lowest (table, position) wins,
+and a table's regexes are tried (after its phrases, as `ReasonPhrases.find` does) only for the
+tables before that one. A regex that begins with a literal (after an optional `\\b`) only runs
+when that literal occurs in the text. tests/test_phraseindex.py checks the answers against the
+tables' own in-order `find` on the corpus and on generated texts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final, Protocol
 
-START_CHARS: Final = 3  # characters of a two-word phrase's last word it is filed under
 _META: Final = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS: Final = frozenset("?*{")
+# Rank of a phrase: table * _TABLE_STRIDE + position in its table (one int compares fastest).
+_TABLE_STRIDE: Final = 1 << 20
 
 
 class PhraseTable(Protocol):
@@ -85,47 +85,115 @@ def _top_level_alternation(pattern: str) -> bool:
     return False
 
 
+class _TrieNode:
+    __slots__ = ("children", "terminal")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _TrieNode] = {}
+        self.terminal = False
+
+
+def longest_match_regex(phrases: Iterable[str]) -> str:
+    """A regex source matching, at a position, the longest of `phrases` that starts there.
+
+    The phrases form a trie; each node becomes an alternation of its children, which all start
+    with different characters, so at most one can go on. A node where a phrase ends makes its
+    continuation optional, greedily: the engine ends there only when no longer phrase matches.
+    """
+    root = _TrieNode()
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            child = node.children.get(char)
+            if child is None:
+                child = node.children[char] = _TrieNode()
+            node = child
+        node.terminal = True
+    return _node_regex(root)
+
+
+def _node_regex(node: _TrieNode) -> str:
+    branches = [re.escape(char) + _node_regex(child) for char, child in sorted(node.children.items())]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if not node.terminal:
+        return body
+    return ("(?:" + body + ")" if len(branches) == 1 else body) + "?"
+
+
+class PhraseScanner:
+    """The phrases of a fixed set that occur in a text (as substrings), in one regex pass."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        vocabulary = sorted({p for p in phrases if p})
+        self.regex = re.compile(longest_match_regex(vocabulary)) if vocabulary else None
+        known = frozenset(vocabulary)
+        # The phrases found when a given one is the longest at its position: its prefixes.
+        self.prefixes: dict[str, tuple[str, ...]] = {
+            p: tuple(p[:n] for n in range(1, len(p) + 1) if p[:n] in known) for p in vocabulary
+        }
+
+    def longest(self, text: str) -> list[str]:
+        """The longest phrase starting at each position of `text` where one starts, in order."""
+        out: list[str] = []
+        if self.regex is None:
+            return out
+        search = self.regex.search
+        m = search(text)
+        while m is not None:
+            out.append(m.group())
+            m = search(text, m.start() + 1)
+        return out
+
+    def found(self, text: str) -> set[str]:
+        """Every phrase of the set that occurs in `text`."""
+        hits: set[str] = set()
+        for phrase in self.longest(text):
+            hits.update(self.prefixes[phrase])
+        return hits
+
+
 class PhraseIndex:
-    def __init__(self, tables: Sequence[PhraseTable]) -> None:
+    """The first table (in priority order) whose phrases or patterns occur in a text."""
+
+    def __init__(self, tables: Sequence[PhraseTable], also: Iterable[str] = ()) -> None:
+        """`also`: further phrases the scanner reports (for callers that ask about them too)."""
         self.tables = tuple(tables)
-        self.by_word: dict[str, list[tuple[int, int, str]]] = {}
-        self.by_start: dict[str, list[tuple[int, int, str]]] = {}
-        self.always: list[tuple[int, int, str]] = []
+        self.rank: dict[str, int] = {}  # phrase -> lowest rank among its table entries
+        self.always_rank: int | None = None  # the rank of an empty phrase, found in any text
         for t, table in enumerate(self.tables):
             for p, phrase in enumerate(table.phrases):
-                entry = (t, p, phrase)
-                words = phrase.split(" ")
-                inner = [w for w in words[1:-1] if w]
-                if inner:
-                    self.by_word.setdefault(max(inner, key=len), []).append(entry)
-                elif len(words) == 2 and len(words[1]) >= START_CHARS:
-                    self.by_start.setdefault(words[1][:START_CHARS], []).append(entry)
-                else:
-                    self.always.append(entry)
-        self.words = frozenset(self.by_word)
-        self.starts = frozenset(self.by_start)
+                rank = t * _TABLE_STRIDE + p
+                if not phrase:
+                    self.always_rank = rank if self.always_rank is None else min(self.always_rank, rank)
+                elif phrase not in self.rank:
+                    self.rank[phrase] = rank
+        self.scanner = PhraseScanner([*self.rank, *also])
         self.patterns = tuple(
             tuple((rx, literal_prefix(rx)) for rx in table.patterns) for table in self.tables
         )
 
     def match(self, text: str) -> tuple[str, str] | None:
-        words = text.split(" ")
-        candidates = [self.always]
-        candidates.extend(self.by_word[w] for w in self.words.intersection(words))
-        starts = {w[:START_CHARS] for w in words}
-        candidates.extend(self.by_start[s] for s in self.starts.intersection(starts))
-        first: dict[int, int] = {}  # table -> lowest position of a phrase found in the text
-        for t, p, _phrase in [entry for group in candidates for entry in group if entry[2] in text]:
-            if p < first.get(t, p + 1):
-                first[t] = p
-        for t, table in enumerate(self.tables):
-            found = first.get(t)
-            if found is not None:
-                return table.reason, table.phrases[found]
+        return self.match_found(text, self.scanner.found(text))
+
+    def match_found(self, text: str, found: set[str]) -> tuple[str, str] | None:
+        """`match(text)`, given `found`: the phrases of `self.scanner` that occur in `text`."""
+        best = self.always_rank
+        rank = self.rank
+        for phrase in found:
+            r = rank.get(phrase)
+            if r is not None and (best is None or r < best):
+                best = r
+        last = len(self.tables) if best is None else best // _TABLE_STRIDE
+        for t in range(last):
             for rx, needle in self.patterns[t]:
                 if needle and needle not in text:
                     continue
                 m = rx.search(text)
                 if m:
-                    return table.reason, m.group(0)
-        return None
+                    return self.tables[t].reason, m.group(0)
+        if best is None:
+            return None
+        table = self.tables[best // _TABLE_STRIDE]
+        return table.reason, table.phrases[best % _TABLE_STRIDE]
