@@ -70,14 +70,7 @@ VAGUE_CODE_REASONS: Final[frozenset[str]] = frozenset(
 GAVE_UP_OUTRANKS: Final[frozenset[str]] = frozenset(
     {"systemerror", "ratelimited", "blocked", "onhold", "undefined"}
 )
-GAVE_UP_PHRASES: Final[tuple[str, ...]] = (
-    "in the queue too long",
-    "not going to try again",
-    "retry timeout exceeded",
-    "giving up",
-    "gave up",
-    "could not be delivered for more than",
-)
+GAVE_UP_PHRASES: Final = phrases.GAVE_UP_PHRASES
 
 RETRY_BY_REASON: Final[dict[str, str]] = {
     "userunknown": "never",
@@ -187,10 +180,12 @@ ALWAYS_WINS: Final[frozenset[str]] = frozenset({"mailboxfull", "suspend"})
 
 
 def _weigh(
-    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
+    low: str, found: set[str], st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
 ) -> tuple[str, str, str | None, dict[str, str]]:
-    """(reason, evidence, conflict_key, conflict_args) from the text and the status code."""
-    strong = phrases.match_reason(low) if low else None
+    """(reason, evidence, conflict_key, conflict_args) from the text and the status code.
+
+    `found` is `phrases.scan(low)`."""
+    strong = phrases.match_reason(low, found) if low else None
     specific = status_is_specific(st)
     reason, why = "", ""
     key: str | None = None
@@ -216,7 +211,7 @@ def _weigh(
         else:
             reason, why = t, f"text {phrase!r}"
     else:
-        weak = phrases.match_weak(low) if low else None
+        weak = phrases.match_weak(low, found) if low else None
         vague = code_reason in VAGUE_CODE_REASONS and code_reason != "expired"
         # A bare "rejected"/"denied" says less than an X.7.X security code, unless the refusal was of
         # the sender (MAIL FROM), where it means the sender was rejected.
@@ -250,6 +245,17 @@ def _weigh(
     return reason, why, key, args
 
 
+def _first_in(candidates: tuple[str, ...], low: str, found: set[str] | None) -> str | None:
+    """The first of `candidates` that occurs in `low`: looked up in `found` (`phrases.scan(low)`)
+    when the text has been scanned already, else searched for (a scan costs more than a few tests)."""
+    if found is not None:
+        return phrases.first_found(candidates, found)
+    for phrase in candidates:
+        if phrase in low:
+            return phrase
+    return None
+
+
 def _class_digit(status: str, reply_code: int | None) -> str:
     if status:
         return status[0]
@@ -277,6 +283,7 @@ def classify(
     text comes from a bounce: there a refusal not known to be at RCPT counts as after DATA.
     """
     st = normalize_status(status)
+    found: set[str] | None = None  # phrases.scan(low), once a question needs it
     low = _norm_text(text or "")
     cls = _class_digit(st, reply_code)
     cmd = (command or "").upper()
@@ -304,12 +311,15 @@ def classify(
 
     code_reason = status_reason(st)
     if not reason and (diagnostic_type or "").lower() in ("x-unix", "x-local"):
-        strong = phrases.match_reason(low) if low else None
+        found = phrases.scan(low) if low else set()
+        strong = phrases.match_reason(low, found) if low else None
         if strong is None or strong[0] in WEAK_TEXT_REASONS:
             reason = "mailererror"  # a local delivery program failed
             evidence.append(f"diagnostic type {diagnostic_type}")
     if not reason:
-        reason, why, conflict_key, conflict_args = _weigh(low, st, code_reason, cls, cmd, in_bounce)
+        # every phrase asked about from here on, found in one scan of the text
+        found = phrases.scan(low) if low else set()
+        reason, why, conflict_key, conflict_args = _weigh(low, found, st, code_reason, cls, cmd, in_bounce)
         if why:
             evidence.append(why)
 
@@ -337,7 +347,7 @@ def classify(
         evidence.append(f"fallback ({reason})")
 
     if reason in GAVE_UP_OUTRANKS and cls != "5" and low:
-        gave_up = next((p for p in GAVE_UP_PHRASES if p in low), None)
+        gave_up = _first_in(GAVE_UP_PHRASES, low, found)
         if gave_up:
             # A temporary condition that lasted until the retry period ended: the message expired.
             evidence.append(f"text {gave_up!r}: retried until the queue gave up")
@@ -346,7 +356,7 @@ def classify(
     permanent: bool | None = None
     if cls in ("4", "5"):
         permanent = cls == "5"
-    temp_phrase = next((p for p in phrases.TEMPORARY_PHRASES if p in low), None) if low else None
+    temp_phrase = _first_in(phrases.TEMPORARY_PHRASES, low, found) if low else None
     if permanent and temp_phrase and reason not in HARD_REASONS:
         permanent = False
         conflict_key = conflict_key or "permanent-code-temporary-text"

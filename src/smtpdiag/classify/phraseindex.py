@@ -27,6 +27,7 @@ from typing import Final, Protocol
 
 _META: Final = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS: Final = frozenset("?*{")
+_REPEATS: Final = _QUANTIFIERS | {"+"}
 # Rank of a phrase: table * _TABLE_STRIDE + position in its table (one int compares fastest).
 _TABLE_STRIDE: Final = 1 << 20
 
@@ -62,6 +63,66 @@ def literal_prefix(rx: re.Pattern[str]) -> str:
     if out and i < len(pattern) and pattern[i] in _QUANTIFIERS:
         out.pop()  # "connections?": the last character is optional
     return "".join(out)
+
+
+def required_literals(rx: re.Pattern[str]) -> tuple[str, ...]:
+    """Strings every match of `rx` contains: its literal runs outside groups, longest first.
+
+    A text that lacks one of them cannot match, so the regex need not run on it. Only what is
+    certain is returned: nothing for a top-level alternation or a case-insensitive regex; a
+    character made optional by a quantifier, or followed by `+`, ends its run.
+    """
+    if rx.flags & (re.IGNORECASE | re.VERBOSE) or _top_level_alternation(rx.pattern):
+        return ()
+    pattern = rx.pattern
+    runs: list[str] = []
+    run: list[str] = []
+    depth, i = 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if depth == 0 and c in _REPEATS and run:
+            if c != "+":
+                run.pop()  # "s?": the character may be absent
+            runs.append("".join(run))
+            run = []
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            i += 2
+            if depth == 0 and nxt.isascii() and not nxt.isalnum():
+                run.append(nxt)  # an escaped punctuation character ("\\.") is itself
+            else:
+                runs.append("".join(run))  # a class (\\d), or a zero-width assertion (\\b)
+                run = []
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+        elif c == "{":
+            i = pattern.find("}", i) if "}" in pattern[i:] else len(pattern)
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and c not in _META and c != "+":
+            run.append(c)
+            i += 1
+            continue
+        runs.append("".join(run))
+        run = []
+        i += 1
+    runs.append("".join(run))
+    return tuple(sorted({r for r in runs if r}, key=len, reverse=True))
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index of the "]" that closes the character class opened at `start`."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "^":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1  # "[]...]": a leading "]" is a member
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i
 
 
 def _top_level_alternation(pattern: str) -> bool:
@@ -157,8 +218,8 @@ class PhraseScanner:
 class PhraseIndex:
     """The first table (in priority order) whose phrases or patterns occur in a text."""
 
-    def __init__(self, tables: Sequence[PhraseTable], also: Iterable[str] = ()) -> None:
-        """`also`: further phrases the scanner reports (for callers that ask about them too)."""
+    def __init__(self, tables: Sequence[PhraseTable], scanner: PhraseScanner | None = None) -> None:
+        """`scanner`: one shared with other tables (its phrases must include these tables' own)."""
         self.tables = tuple(tables)
         self.rank: dict[str, int] = {}  # phrase -> lowest rank among its table entries
         self.always_rank: int | None = None  # the rank of an empty phrase, found in any text
@@ -169,9 +230,14 @@ class PhraseIndex:
                     self.always_rank = rank if self.always_rank is None else min(self.always_rank, rank)
                 elif phrase not in self.rank:
                     self.rank[phrase] = rank
-        self.scanner = PhraseScanner([*self.rank, *also])
+        self.scanner = scanner if scanner is not None else PhraseScanner(self.rank)
+        missing = [p for p in self.rank if p not in self.scanner.prefixes]
+        if missing:
+            raise ValueError(f"the scanner does not know {missing[:3]!r}")
+        # each regex with the strings it needs (a lone space is in every text: not worth a test)
         self.patterns = tuple(
-            tuple((rx, literal_prefix(rx)) for rx in table.patterns) for table in self.tables
+            tuple((rx, tuple(lit for lit in required_literals(rx) if lit.strip())) for rx in table.patterns)
+            for table in self.tables
         )
 
     def match(self, text: str) -> tuple[str, str] | None:
@@ -187,8 +253,8 @@ class PhraseIndex:
                 best = r
         last = len(self.tables) if best is None else best // _TABLE_STRIDE
         for t in range(last):
-            for rx, needle in self.patterns[t]:
-                if needle and needle not in text:
+            for rx, needs in self.patterns[t]:
+                if not _contains_all(text, needs):
                     continue
                 m = rx.search(text)
                 if m:
@@ -197,3 +263,11 @@ class PhraseIndex:
             return None
         table = self.tables[best // _TABLE_STRIDE]
         return table.reason, table.phrases[best % _TABLE_STRIDE]
+
+
+def _contains_all(text: str, needles: tuple[str, ...]) -> bool:
+    # a plain loop, not all(...): no generator object per test on this hot path
+    for needle in needles:  # noqa: SIM110
+        if needle not in text:
+            return False
+    return True
