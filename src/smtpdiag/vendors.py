@@ -169,6 +169,7 @@ class VendorMatch:
 class _Phrase:
     order: int  # the entry's place in the data file: of two equal readings the first wins
     entry: CodeEntry
+    vendor: str  # entry.vendor
     codes: VendorCodeMatcher
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
@@ -219,7 +220,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
         longest = max(len(p) for p in parts)
         distinctive = tagged or (longest >= DISTINCTIVE_PHRASE_LENGTH and phrase not in generic)
         codes = vendor_code_matcher(entry)
-        item = _Phrase(order, entry, codes, parts, distinctive, sum(len(p) for p in parts))
+        item = _Phrase(order, entry, entry.vendor, codes, parts, distinctive, sum(len(p) for p in parts))
         index.setdefault(key, []).append(item)
         tag = _BRACKET_TAG_RE.match(phrase)
         if tag and tag.group(0) != phrase:
@@ -228,10 +229,28 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
             tag_key = max(_WORD_RE.findall(tag.group(0)) or [key], key=len)
             index.setdefault(tag_key, []).append(
                 _Phrase(
-                    order, entry, codes, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper()
+                    order,
+                    entry,
+                    entry.vendor,
+                    codes,
+                    (tag.group(0),),
+                    True,
+                    len(tag.group(0)) // 2,
+                    tag.group(0).upper(),
                 )
             )
     return {k: tuple(v) for k, v in index.items()}
+
+
+@cache
+def _distinctive_index() -> dict[str, tuple[_Phrase, ...]]:
+    """`_phrase_index()` without the phrases that need context: all a text without context can match."""
+    index: dict[str, tuple[_Phrase, ...]] = {}
+    for key, items in _phrase_index().items():
+        distinctive = tuple(ph for ph in items if ph.distinctive)
+        if distinctive:
+            index[key] = distinctive
+    return index
 
 
 @cache
@@ -256,7 +275,11 @@ def vendor_from_host(host: str | None) -> str | None:
     """The vendor whose domain a host name belongs to ("mx.yandex.ru" -> "yandex"), or None."""
     if not host:
         return None
-    name = host.strip().strip("[]").rstrip(".").lower()[:255]
+    return _vendor_of_name(host.strip().strip("[]").rstrip(".").lower()[:255])
+
+
+def _vendor_of_name(name: str) -> str | None:
+    """`vendor_from_host` for a name already cleaned: lower case, no brackets or final dot."""
     # try the name's own suffixes, longest first: "a.b.mail.ru" -> "b.mail.ru", "mail.ru", "ru"
     pos = 0
     while True:
@@ -267,7 +290,11 @@ def vendor_from_host(host: str | None) -> str | None:
         if pos <= 0:
             break
     labels = name.split(".")[:-1]  # the last label is the top-level domain
-    return next((BRAND_LABELS[label] for label in labels if label in BRAND_LABELS), None)
+    for label in labels:
+        brand = BRAND_LABELS.get(label)
+        if brand is not None:
+            return brand
+    return None
 
 
 def vendor_hint(names: str) -> str | None:
@@ -277,7 +304,8 @@ def vendor_hint(names: str) -> str | None:
     to `recognize` as `vendor=`. Only the first 1024 characters are read.
     """
     for token in _HOST_TOKEN_RE.findall(names[:1024].lower()):
-        vendor = vendor_from_host(token)
+        # a token is lower-case ASCII and ends with a letter: already clean
+        vendor = _vendor_of_name(token[:255])
         if vendor is not None:
             return vendor
     return None
@@ -430,11 +458,12 @@ def recognize(
     words = set(_WORD_RE.findall(low))
     context, known = _context(low, words, host, vendor)
     status = _specific_status(enhanced)
-    index = _phrase_index()
+    # without context only distinctive phrases can count: look at those alone
+    index = _phrase_index() if context else _distinctive_index()
     best: tuple[float, _Phrase] | None = None
     for word in words.intersection(index):
-        for ph in index.get(word, ()):
-            in_context = ph.entry.vendor in context
+        for ph in index[word]:
+            in_context = ph.vendor in context
             if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
                 continue
             agreement = _agreement(ph.codes, reply_code, status)
@@ -445,7 +474,7 @@ def recognize(
             score = agreement + ph.length / 100.0
             if in_context:
                 score += 10.0
-            if ph.entry.vendor == known:
+            if ph.vendor == known:
                 score += 5.0
             if best is None or score > best[0] or (score == best[0] and ph.order < best[1].order):
                 best = (score, ph)

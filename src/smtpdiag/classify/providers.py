@@ -238,9 +238,15 @@ HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
 )
 
 
+# Every host suffix of HOST_PHRASES: a host that ends with none of them has no phrases to look for.
+_HOST_PHRASE_SUFFIXES: Final[tuple[str, ...]] = tuple(dict.fromkeys(suffix for suffix, _, _ in HOST_PHRASES))
+
+
 def host_phrase(host: str, text: str) -> str | None:
     """The reason a provider-specific phrase names when `host` is that provider's server."""
     host = host.lower().rstrip(".")
+    if not host.endswith(_HOST_PHRASE_SUFFIXES):
+        return None  # most hosts: no need to lower-case the text and try every phrase
     low = text.lower()
     for suffix, phrase, reason in HOST_PHRASES:
         if host.endswith(suffix) and phrase in low:
