@@ -170,6 +170,7 @@ class _Phrase:
     order: int  # the entry's place in the data file: of two equal readings the first wins
     entry: CodeEntry
     vendor: str  # entry.vendor
+    key: str  # the word it is indexed under: the text must have it as a word (`_WORD_RE`)
     codes: VendorCodeMatcher
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
@@ -220,7 +221,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
         longest = max(len(p) for p in parts)
         distinctive = tagged or (longest >= DISTINCTIVE_PHRASE_LENGTH and phrase not in generic)
         codes = vendor_code_matcher(entry)
-        item = _Phrase(order, entry, entry.vendor, codes, parts, distinctive, sum(len(p) for p in parts))
+        item = _Phrase(order, entry, entry.vendor, key, codes, parts, distinctive, sum(len(p) for p in parts))
         index.setdefault(key, []).append(item)
         tag = _BRACKET_TAG_RE.match(phrase)
         if tag and tag.group(0) != phrase:
@@ -232,6 +233,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
                     order,
                     entry,
                     entry.vendor,
+                    tag_key,
                     codes,
                     (tag.group(0),),
                     True,
@@ -357,11 +359,11 @@ def _needles() -> tuple[dict[str, tuple[_Needle, ...]], tuple[_Needle, ...]]:
 
 
 def _context(
-    low: str, words: set[str], host: str | None, given: str | None
+    low: str, words: set[str] | None, scanned: set[str] | None, host: str | None, given: str | None
 ) -> tuple[dict[str, Evidence], str | None]:
     """Vendors the context points at, with the evidence for each; and the vendor of `host`/`given`.
 
-    `words` are the text's words (`_WORD_RE`)."""
+    `words` are the text's words (`_WORD_RE`), or `scanned` what a scan of it found (`scan_vocabulary`)."""
     found: dict[str, Evidence] = {}
     known = None
     if given and given in _vendor_names():
@@ -371,10 +373,16 @@ def _context(
     if host_vendor and host:
         known = known or host_vendor
         found.setdefault(host_vendor, Evidence("host", host.strip()[:255]))
-    keyed, always = _needles()
-    candidates = [n for n in always if n.text in low]
-    for word in words.intersection(keyed):
-        candidates.extend(n for n in keyed[word] if n.text in low)
+    if scanned is not None:
+        # A needle's key word is inside it, between characters that are not word characters: where
+        # the needle occurs, its key is a word of the text. So being found is all a needle needs.
+        by_text = _needles_by_text()
+        candidates = [n for text in scanned for n in by_text.get(text, ())]
+    else:
+        keyed, always = _needles()
+        candidates = [n for n in always if n.text in low]
+        for word in (words if words is not None else set(_WORD_RE.findall(low))).intersection(keyed):
+            candidates.extend(n for n in keyed[word] if n.text in low)
     if candidates and "@" in low:
         # a mail address names the recipient's or sender's provider, not the server that replied
         bare = _without_addresses(low)
@@ -455,29 +463,113 @@ def recognize(
     answered ("gmail"); either one lets the provider's short, generic phrases count.
     """
     low = _collapse(text[:MAX_VENDOR_TEXT])
-    words = set(_WORD_RE.findall(low))
-    context, known = _context(low, words, host, vendor)
+    return _recognize(low, None, reply_code, enhanced, host, vendor)
+
+
+def recognize_scanned(
+    text: str,
+    found: set[str],
+    *,
+    reply_code: int | str | None = None,
+    enhanced: str | None = None,
+    host: str | None = None,
+    vendor: str | None = None,
+) -> VendorMatch | None:
+    """`recognize(text, ...)`, given `found`: the strings of `scan_vocabulary()` that occur in `text`.
+
+    For a caller that scans its text for other phrases too (the classifier): one scan serves both,
+    and the text's words are only listed when a phrase was found. A text that `recognize` would
+    read differently (not lower case, whitespace not collapsed) is read the ordinary way.
+    """
+    low = _collapse(text[:MAX_VENDOR_TEXT])
+    if low != text:
+        return _recognize(low, None, reply_code, enhanced, host, vendor)
+    return _recognize(low, found, reply_code, enhanced, host, vendor)
+
+
+@cache
+def scan_vocabulary() -> frozenset[str]:
+    """What `recognize_scanned` asks a scan about: the needles of the context, the phrases' parts."""
+    needles = {n.text for n in _needles_by_text_list()}
+    parts = {part for items in _phrase_index().values() for ph in items for part in ph.parts}
+    return frozenset(needles | parts)
+
+
+def _needles_by_text_list() -> list[_Needle]:
+    keyed, always = _needles()
+    return [*always, *(n for items in keyed.values() for n in items)]
+
+
+@cache
+def _needles_by_text() -> dict[str, tuple[_Needle, ...]]:
+    out: dict[str, list[_Needle]] = {}
+    for n in _needles_by_text_list():
+        out.setdefault(n.text, []).append(n)
+    return {text: tuple(items) for text, items in out.items()}
+
+
+@cache
+def _phrases_by_part() -> dict[str, tuple[_Phrase, ...]]:
+    """Every indexed phrase under its longest part (which a text that has the phrase contains)."""
+    out: dict[str, list[_Phrase]] = {}
+    for items in _phrase_index().values():
+        for ph in items:
+            out.setdefault(max(ph.parts, key=len), []).append(ph)
+    return {part: tuple(items) for part, items in out.items()}
+
+
+def _candidates(
+    low: str, words: set[str] | None, found: set[str] | None, context: dict[str, Evidence]
+) -> list[_Phrase]:
+    """The indexed phrases whose key is a word of `low`, that can count (in context, or distinctive)."""
+    if found is None:
+        # without context only distinctive phrases can count: look at those alone
+        index = _phrase_index() if context else _distinctive_index()
+        if words is None:
+            words = set(_WORD_RE.findall(low))
+        return [ph for word in words.intersection(index) for ph in index[word]]
+    by_part = _phrases_by_part()
+    hits = [
+        ph
+        for part in found
+        for ph in by_part.get(part, ())
+        if (ph.distinctive or ph.vendor in context) and all(p in found for p in ph.parts)
+    ]
+    if not hits:
+        return hits
+    words = set(_WORD_RE.findall(low))  # only now: few texts have a phrase's parts
+    return [ph for ph in hits if ph.key in words]
+
+
+def _recognize(
+    low: str,
+    found: set[str] | None,
+    reply_code: int | str | None,
+    enhanced: str | None,
+    host: str | None,
+    vendor: str | None,
+) -> VendorMatch | None:
+    """`recognize` of a collapsed text; `found` (or None) is what a scan of it found."""
+    words = set(_WORD_RE.findall(low)) if found is None else None
+    context, known = _context(low, words, found, host, vendor)
     status = _specific_status(enhanced)
-    # without context only distinctive phrases can count: look at those alone
-    index = _phrase_index() if context else _distinctive_index()
     best: tuple[float, _Phrase] | None = None
-    for word in words.intersection(index):
-        for ph in index[word]:
-            in_context = ph.vendor in context
-            if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
+    for ph in _candidates(low, words, found, context):
+        in_context = ph.vendor in context
+        if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
+            continue
+        agreement = _agreement(ph.codes, reply_code, status)
+        if agreement is None:
+            if not (in_context and ph.distinctive):
                 continue
-            agreement = _agreement(ph.codes, reply_code, status)
-            if agreement is None:
-                if not (in_context and ph.distinctive):
-                    continue
-                agreement = -5.0
-            score = agreement + ph.length / 100.0
-            if in_context:
-                score += 10.0
-            if ph.vendor == known:
-                score += 5.0
-            if best is None or score > best[0] or (score == best[0] and ph.order < best[1].order):
-                best = (score, ph)
+            agreement = -5.0
+        score = agreement + ph.length / 100.0
+        if in_context:
+            score += 10.0
+        if ph.vendor == known:
+            score += 5.0
+        if best is None or score > best[0] or (score == best[0] and ph.order < best[1].order):
+            best = (score, ph)
     if best is not None:
         ph = best[1]
         by = [Evidence("tag", ph.tag) if ph.tag else Evidence("phrase", ph.entry.key_phrase)]

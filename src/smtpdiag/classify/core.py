@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Final
 
 from smtpdiag.classify import phrases
@@ -29,8 +30,9 @@ from smtpdiag.classify.codes import (
     status_is_specific,
     status_reason,
 )
+from smtpdiag.classify.phraseindex import PhraseScanner
 from smtpdiag.classify.providers import match_provider_code
-from smtpdiag.vendors import VendorMatch, recognize
+from smtpdiag.vendors import VendorMatch, recognize_scanned, scan_vocabulary
 
 # Hard bounce: the address itself is bad, suppress it (as Sisimai: notaccept only when permanent).
 HARD_REASONS: Final[frozenset[str]] = frozenset({"userunknown", "hostunknown", "hasmoved"})
@@ -184,7 +186,7 @@ def _weigh(
 ) -> tuple[str, str, str | None, dict[str, str]]:
     """(reason, evidence, conflict_key, conflict_args) from the text and the status code.
 
-    `found` is `phrases.scan(low)`."""
+    `found` is what the scan of `low` found (`_scanner`)."""
     strong = phrases.match_reason(low, found) if low else None
     specific = status_is_specific(st)
     reason, why = "", ""
@@ -245,15 +247,11 @@ def _weigh(
     return reason, why, key, args
 
 
-def _first_in(candidates: tuple[str, ...], low: str, found: set[str] | None) -> str | None:
-    """The first of `candidates` that occurs in `low`: looked up in `found` (`phrases.scan(low)`)
-    when the text has been scanned already, else searched for (a scan costs more than a few tests)."""
-    if found is not None:
-        return phrases.first_found(candidates, found)
-    for phrase in candidates:
-        if phrase in low:
-            return phrase
-    return None
+@cache
+def _scanner() -> PhraseScanner:
+    """One scanner for everything classify looks for in a text: the phrase tables' phrases and
+    what the vendor recogniser looks for (its context needles and key phrases)."""
+    return PhraseScanner([*phrases.vocabulary(), *scan_vocabulary()])
 
 
 def _class_digit(status: str, reply_code: int | None) -> str:
@@ -283,7 +281,6 @@ def classify(
     text comes from a bounce: there a refusal not known to be at RCPT counts as after DATA.
     """
     st = normalize_status(status)
-    found: set[str] | None = None  # phrases.scan(low), once a question needs it
     low = _norm_text(text or "")
     cls = _class_digit(st, reply_code)
     cmd = (command or "").upper()
@@ -291,7 +288,13 @@ def classify(
     conflict_key: str | None = None
     conflict_args: dict[str, str] = {}
 
-    vend = recognize(low, reply_code=reply_code, enhanced=st, host=host, vendor=vendor) if low else None
+    # Every phrase asked about below (by the vendor recogniser too), found in one scan of the text.
+    found = _scanner().found(low) if low else set()
+    vend = (
+        recognize_scanned(low, found, reply_code=reply_code, enhanced=st, host=host, vendor=vendor)
+        if low
+        else None
+    )
     if cls == "2":
         return Classification(
             "delivered", None, False, "n/a", (f"status {st or reply_code}",), status=st, vendor_match=vend
@@ -311,14 +314,11 @@ def classify(
 
     code_reason = status_reason(st)
     if not reason and (diagnostic_type or "").lower() in ("x-unix", "x-local"):
-        found = phrases.scan(low) if low else set()
         strong = phrases.match_reason(low, found) if low else None
         if strong is None or strong[0] in WEAK_TEXT_REASONS:
             reason = "mailererror"  # a local delivery program failed
             evidence.append(f"diagnostic type {diagnostic_type}")
     if not reason:
-        # every phrase asked about from here on, found in one scan of the text
-        found = phrases.scan(low) if low else set()
         reason, why, conflict_key, conflict_args = _weigh(low, found, st, code_reason, cls, cmd, in_bounce)
         if why:
             evidence.append(why)
@@ -347,7 +347,7 @@ def classify(
         evidence.append(f"fallback ({reason})")
 
     if reason in GAVE_UP_OUTRANKS and cls != "5" and low:
-        gave_up = _first_in(GAVE_UP_PHRASES, low, found)
+        gave_up = phrases.first_found(GAVE_UP_PHRASES, found)
         if gave_up:
             # A temporary condition that lasted until the retry period ended: the message expired.
             evidence.append(f"text {gave_up!r}: retried until the queue gave up")
@@ -356,7 +356,7 @@ def classify(
     permanent: bool | None = None
     if cls in ("4", "5"):
         permanent = cls == "5"
-    temp_phrase = _first_in(phrases.TEMPORARY_PHRASES, low, found) if low else None
+    temp_phrase = phrases.first_found(phrases.TEMPORARY_PHRASES, found)
     if permanent and temp_phrase and reason not in HARD_REASONS:
         permanent = False
         conflict_key = conflict_key or "permanent-code-temporary-text"

@@ -183,20 +183,43 @@ def _node_regex(node: _TrieNode) -> str:
     return ("(?:" + body + ")" if len(branches) == 1 else body) + "?"
 
 
+# Characters that start many positions of a text (a space between every two words, dots in host
+# names and status codes) but few phrases: a phrase that starts with them is scanned for without
+# them, and the whole phrase is then checked where the rest was found.
+_COSTLY_STARTS: Final = " ."
+
+
 class PhraseScanner:
-    """The phrases of a fixed set that occur in a text (as substrings), in one regex pass."""
+    """The phrases of a fixed set that occur in a text (as substrings), in one regex pass.
+
+    The regex engine tries each position of the text whose character starts a phrase, so phrases
+    starting with a space or a dot (`_COSTLY_STARTS`) are looked for by the rest of their text (the
+    scan key) and confirmed with a substring test when that is found.
+    """
 
     def __init__(self, phrases: Iterable[str]) -> None:
-        vocabulary = sorted({p for p in phrases if p})
-        self.regex = re.compile(longest_match_regex(vocabulary)) if vocabulary else None
-        known = frozenset(vocabulary)
-        # The phrases found when a given one is the longest at its position: its prefixes.
-        self.prefixes: dict[str, tuple[str, ...]] = {
-            p: tuple(p[:n] for n in range(1, len(p) + 1) if p[:n] in known) for p in vocabulary
-        }
+        self.known = frozenset(p for p in phrases if p)
+        plain: set[str] = set()  # phrases that are their own scan key
+        shifted: dict[str, list[str]] = {}  # scan key -> the phrases that start with it after " ."
+        for phrase in self.known:
+            key = phrase.lstrip(_COSTLY_STARTS)
+            if key and key != phrase:
+                shifted.setdefault(key, []).append(phrase)
+            else:
+                plain.add(phrase)
+        keys = sorted(plain | set(shifted))
+        self.regex = re.compile(longest_match_regex(keys)) if keys else None
+        # When a key is the longest at a position, the keys found there are its prefixes: those
+        # that are phrases are found (`direct`); the shifted phrases of each need a test (`checks`).
+        self.direct: dict[str, tuple[str, ...]] = {}
+        self.checks: dict[str, tuple[str, ...]] = {}
+        for key in keys:
+            starts = [key[:n] for n in range(1, len(key) + 1)]
+            self.direct[key] = tuple(k for k in starts if k in plain)
+            self.checks[key] = tuple(sorted(p for k in starts for p in shifted.get(k, ())))
 
     def longest(self, text: str) -> list[str]:
-        """The longest phrase starting at each position of `text` where one starts, in order."""
+        """The longest scan key starting at each position of `text` where one starts, in order."""
         out: list[str] = []
         if self.regex is None:
             return out
@@ -210,16 +233,33 @@ class PhraseScanner:
     def found(self, text: str) -> set[str]:
         """Every phrase of the set that occurs in `text`."""
         hits: set[str] = set()
-        for phrase in self.longest(text):
-            hits.update(self.prefixes[phrase])
+        for key in self.longest(text):
+            hits.update(self.direct[key])
+            for phrase in self.checks[key]:
+                if phrase in text:
+                    hits.add(phrase)
         return hits
+
+
+def pattern_gate(rx: re.Pattern[str]) -> str:
+    """The longest string every match of `rx` contains ("" if none): where it is absent, skip `rx`."""
+    literals = [lit for lit in required_literals(rx) if lit.strip()]
+    return literals[0] if literals else ""
+
+
+def vocabulary(tables: Sequence[PhraseTable]) -> list[str]:
+    """What a scanner must know to serve a PhraseIndex of `tables`: their phrases, their regexes' gates."""
+    return [
+        *(p for table in tables for p in table.phrases),
+        *(gate for table in tables for rx in table.patterns if (gate := pattern_gate(rx))),
+    ]
 
 
 class PhraseIndex:
     """The first table (in priority order) whose phrases or patterns occur in a text."""
 
     def __init__(self, tables: Sequence[PhraseTable], scanner: PhraseScanner | None = None) -> None:
-        """`scanner`: one shared with other tables (its phrases must include these tables' own)."""
+        """`scanner`: one shared with other tables; it must know `vocabulary(tables)`."""
         self.tables = tuple(tables)
         self.rank: dict[str, int] = {}  # phrase -> lowest rank among its table entries
         self.always_rank: int | None = None  # the rank of an empty phrase, found in any text
@@ -230,32 +270,48 @@ class PhraseIndex:
                     self.always_rank = rank if self.always_rank is None else min(self.always_rank, rank)
                 elif phrase not in self.rank:
                     self.rank[phrase] = rank
-        self.scanner = scanner if scanner is not None else PhraseScanner(self.rank)
-        missing = [p for p in self.rank if p not in self.scanner.prefixes]
+        self.scanner = scanner if scanner is not None else PhraseScanner(vocabulary(self.tables))
+        missing = [p for p in vocabulary(self.tables) if p and p not in self.scanner.known]
         if missing:
             raise ValueError(f"the scanner does not know {missing[:3]!r}")
-        # each regex with the strings it needs (a lone space is in every text: not worth a test)
-        self.patterns = tuple(
-            tuple((rx, tuple(lit for lit in required_literals(rx) if lit.strip())) for rx in table.patterns)
-            for table in self.tables
+        # Every regex in priority order, with its table; those with a gate (a string every match
+        # contains) filed under it, so only the regexes whose gate a text has are tried.
+        self.patterns: tuple[tuple[int, re.Pattern[str]], ...] = tuple(
+            (t, rx) for t, table in enumerate(self.tables) for rx in table.patterns
         )
+        self.ungated: tuple[int, ...] = ()
+        gated: dict[str, list[int]] = {}
+        for i, (_t, rx) in enumerate(self.patterns):
+            gate = pattern_gate(rx)
+            if gate:
+                gated.setdefault(gate, []).append(i)
+            else:
+                self.ungated += (i,)
+        self.gated: dict[str, tuple[int, ...]] = {gate: tuple(ids) for gate, ids in gated.items()}
 
     def match(self, text: str) -> tuple[str, str] | None:
         return self.match_found(text, self.scanner.found(text))
 
     def match_found(self, text: str, found: set[str]) -> tuple[str, str] | None:
-        """`match(text)`, given `found`: the phrases of `self.scanner` that occur in `text`."""
+        """`match(text)`, given `found`: what `self.scanner` (or one that knows more) found in `text`."""
         best = self.always_rank
         rank = self.rank
+        gated = self.gated
+        candidates: list[int] = []  # the regexes whose gate is in the text
         for phrase in found:
             r = rank.get(phrase)
             if r is not None and (best is None or r < best):
                 best = r
-        last = len(self.tables) if best is None else best // _TABLE_STRIDE
-        for t in range(last):
-            for rx, needs in self.patterns[t]:
-                if not _contains_all(text, needs):
-                    continue
+            ids = gated.get(phrase)
+            if ids is not None:
+                candidates.extend(ids)
+        if candidates or self.ungated:
+            # the tables before the best phrase's, regexes in priority order (after its table's phrases)
+            last = len(self.tables) if best is None else best // _TABLE_STRIDE
+            for i in sorted({*candidates, *self.ungated}):
+                t, rx = self.patterns[i]
+                if t >= last:
+                    break
                 m = rx.search(text)
                 if m:
                     return self.tables[t].reason, m.group(0)
@@ -263,11 +319,3 @@ class PhraseIndex:
             return None
         table = self.tables[best // _TABLE_STRIDE]
         return table.reason, table.phrases[best % _TABLE_STRIDE]
-
-
-def _contains_all(text: str, needles: tuple[str, ...]) -> bool:
-    # a plain loop, not all(...): no generator object per test on this hot path
-    for needle in needles:  # noqa: SIM110
-        if needle not in text:
-            return False
-    return True

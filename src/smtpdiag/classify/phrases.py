@@ -18,6 +18,7 @@ from functools import cache
 from typing import Final
 
 from smtpdiag.classify.phraseindex import PhraseIndex, PhraseScanner
+from smtpdiag.classify.phraseindex import vocabulary as index_vocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -1246,23 +1247,26 @@ GAVE_UP_PHRASES: Final[tuple[str, ...]] = (
 )
 
 
-@cache
-def _scanner() -> PhraseScanner:
-    """One scanner for every phrase list the classifier asks about, so a text is scanned once."""
-    return PhraseScanner(
-        [
-            *(p for table in (*REASON_ORDER, *WEAK_ORDER) for p in table.phrases),
-            *TEMPORARY_PHRASES,
-            *GAVE_UP_PHRASES,
-        ]
+def vocabulary() -> tuple[str, ...]:
+    """Every phrase of the tables here (and their regexes' gates), TEMPORARY_PHRASES, GAVE_UP_PHRASES."""
+    return (
+        *index_vocabulary(REASON_ORDER),
+        *index_vocabulary(WEAK_ORDER),
+        *TEMPORARY_PHRASES,
+        *GAVE_UP_PHRASES,
     )
 
 
+@cache
+def _scanner() -> PhraseScanner:
+    return PhraseScanner(vocabulary())
+
+
 def scan(text: str) -> set[str]:
-    """The phrases of all the tables here (and TEMPORARY_PHRASES, GAVE_UP_PHRASES) found in `text`.
+    """The phrases of `vocabulary()` found in `text`.
 
     Give the result to `match_reason`, `match_weak` and `first_found` to ask several questions of
-    one text for the price of one scan.
+    one text for the price of one scan (a scan by a scanner that knows more phrases does too).
     """
     return _scanner().found(text)
 
