@@ -106,7 +106,9 @@ SPECIFIC_STATUSES: Final[frozenset[str]] = frozenset(
     }
 )
 
-STATUS_RE: Final = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]?\d)")
+# "([245])(?<![\d.].)" is "(?<![\d.])([245])" written so that the regex engine only tries the
+# positions of a 2, 4 or 5 (a regex that starts with a look-behind is tried at every position).
+STATUS_RE: Final = re.compile(r"([245])(?<![\d.].)\.(\d{1,3})\.(\d{1,3})(?![\d.]?\d)")
 
 
 def normalize_status(status: str | None) -> str:

@@ -123,8 +123,11 @@ class Classification:
 
 
 # "550-5.7.1 " continuation prefixes of multi-line replies, which split phrases across lines.
-CONTINUATION_RE: Final = re.compile(r"(?<![\w.])[245]\d\d-(?:[245]\.\d{1,3}\.\d{1,3} ?)?")
-FINAL_LINE_RE: Final = re.compile(r"(?<![\w.])([245]\d\d [245]\.\d{1,3}\.\d{1,3}) ")
+# Each starts with its first character and only then looks behind it ("[245](?<![\w.].)" is
+# "(?<![\w.])[245]"): a regex that starts with a character class is tried only where that
+# character is, one that starts with a look-behind at every position of the text.
+CONTINUATION_RE: Final = re.compile(r"[245](?<![\w.].)\d\d-(?:[245]\.\d{1,3}\.\d{1,3} ?)?")
+FINAL_LINE_RE: Final = re.compile(r"([245](?<![\w.].)\d\d [245]\.\d{1,3}\.\d{1,3}) ")
 MAX_TEXT: Final = 4096  # characters of text weighed; diagnostics are short, hostile input is not
 
 
