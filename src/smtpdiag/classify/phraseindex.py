@@ -41,30 +41,6 @@ class PhraseTable(Protocol):
     def patterns(self) -> tuple[re.Pattern[str], ...]: ...
 
 
-def literal_prefix(rx: re.Pattern[str]) -> str:
-    """Characters every match of `rx` starts with ("" when that cannot be told simply)."""
-    if rx.flags & (re.IGNORECASE | re.VERBOSE):
-        return ""
-    pattern = rx.pattern
-    if _top_level_alternation(pattern):
-        return ""  # "ab|cd" matches without "ab"
-    i = 2 if pattern.startswith("\\b") else 0
-    out: list[str] = []
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1].isascii() and not pattern[i + 1].isalnum():
-            out.append(pattern[i + 1])  # an escaped punctuation character ("\\.") is itself
-            i += 2
-            continue
-        if c in _META:
-            break
-        out.append(c)
-        i += 1
-    if out and i < len(pattern) and pattern[i] in _QUANTIFIERS:
-        out.pop()  # "connections?": the last character is optional
-    return "".join(out)
-
-
 def required_literals(rx: re.Pattern[str]) -> tuple[str, ...]:
     """Strings every match of `rx` contains: its literal runs outside groups, longest first.
 
