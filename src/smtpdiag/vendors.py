@@ -359,11 +359,11 @@ def _needles() -> tuple[dict[str, tuple[_Needle, ...]], tuple[_Needle, ...]]:
 
 
 def _context(
-    low: str, words: set[str] | None, scanned: set[str] | None, host: str | None, given: str | None
+    low: str, needles: list[_Needle], host: str | None, given: str | None
 ) -> tuple[dict[str, Evidence], str | None]:
     """Vendors the context points at, with the evidence for each; and the vendor of `host`/`given`.
 
-    `words` are the text's words (`_WORD_RE`), or `scanned` what a scan of it found (`scan_vocabulary`)."""
+    `needles` are the needles (`_needles`) that occur in `low`."""
     found: dict[str, Evidence] = {}
     known = None
     if given and given in _vendor_names():
@@ -373,16 +373,7 @@ def _context(
     if host_vendor and host:
         known = known or host_vendor
         found.setdefault(host_vendor, Evidence("host", host.strip()[:255]))
-    if scanned is not None:
-        # A needle's key word is inside it, between characters that are not word characters: where
-        # the needle occurs, its key is a word of the text. So being found is all a needle needs.
-        by_text = _needles_by_text()
-        candidates = [n for text in scanned for n in by_text.get(text, ())]
-    else:
-        keyed, always = _needles()
-        candidates = [n for n in always if n.text in low]
-        for word in (words if words is not None else set(_WORD_RE.findall(low))).intersection(keyed):
-            candidates.extend(n for n in keyed[word] if n.text in low)
+    candidates = needles
     if candidates and "@" in low:
         # a mail address names the recipient's or sender's provider, not the server that replied
         bare = _without_addresses(low)
@@ -391,6 +382,15 @@ def _context(
     for n in candidates:
         found.setdefault(n.vendor, n.evidence)
     return found, known
+
+
+def _needles_in(low: str, words: set[str]) -> list[_Needle]:
+    """The needles that occur in `low`, whose words (`_WORD_RE`) are `words`."""
+    keyed, always = _needles()
+    candidates = [n for n in always if n.text in low]
+    for word in words.intersection(keyed):
+        candidates.extend(n for n in keyed[word] if n.text in low)
+    return candidates
 
 
 def _without_addresses(low: str) -> str:
@@ -490,55 +490,52 @@ def recognize_scanned(
 @cache
 def scan_vocabulary() -> frozenset[str]:
     """What `recognize_scanned` asks a scan about: the needles of the context, the phrases' parts."""
-    needles = {n.text for n in _needles_by_text_list()}
-    parts = {part for items in _phrase_index().values() for ph in items for part in ph.parts}
-    return frozenset(needles | parts)
+    return frozenset(
+        {n.text for n in _all_needles()}
+        | {part for items in _phrase_index().values() for ph in items for part in ph.parts}
+    )
 
 
-def _needles_by_text_list() -> list[_Needle]:
+def _all_needles() -> list[_Needle]:
     keyed, always = _needles()
     return [*always, *(n for items in keyed.values() for n in items)]
 
 
 @cache
-def _needles_by_text() -> dict[str, tuple[_Needle, ...]]:
-    out: dict[str, list[_Needle]] = {}
-    for n in _needles_by_text_list():
-        out.setdefault(n.text, []).append(n)
-    return {text: tuple(items) for text, items in out.items()}
-
-
-@cache
-def _phrases_by_part() -> dict[str, tuple[_Phrase, ...]]:
-    """Every indexed phrase under its longest part (which a text that has the phrase contains)."""
-    out: dict[str, list[_Phrase]] = {}
+def _scan_keys() -> dict[str, tuple[tuple[_Needle, ...], tuple[_Phrase, ...]]]:
+    """What each string of `scan_vocabulary()` stands for: the needles that are it, and the indexed
+    phrases whose longest part it is (a text that has the phrase has that part)."""
+    needles: dict[str, list[_Needle]] = {}
+    for n in _all_needles():
+        needles.setdefault(n.text, []).append(n)
+    by_part: dict[str, list[_Phrase]] = {}
     for items in _phrase_index().values():
         for ph in items:
-            out.setdefault(max(ph.parts, key=len), []).append(ph)
-    return {part: tuple(items) for part, items in out.items()}
+            by_part.setdefault(max(ph.parts, key=len), []).append(ph)
+    return {
+        key: (tuple(needles.get(key, ())), tuple(by_part.get(key, ())))
+        for key in sorted(needles.keys() | by_part.keys())
+    }
 
 
-def _candidates(
-    low: str, words: set[str] | None, found: set[str] | None, context: dict[str, Evidence]
+def _scanned_candidates(
+    low: str, phrases: list[_Phrase], found: set[str], context: dict[str, Evidence]
 ) -> list[_Phrase]:
-    """The indexed phrases whose key is a word of `low`, that can count (in context, or distinctive)."""
-    if found is None:
-        # without context only distinctive phrases can count: look at those alone
-        index = _phrase_index() if context else _distinctive_index()
-        if words is None:
-            words = set(_WORD_RE.findall(low))
-        return [ph for word in words.intersection(index) for ph in index[word]]
-    by_part = _phrases_by_part()
+    """Of `phrases` (filed under a part that was found), those all of whose parts were found, whose
+    key is a word of `low` (as `_phrase_index` requires), and that can count here."""
     hits = [
-        ph
-        for part in found
-        for ph in by_part.get(part, ())
-        if (ph.distinctive or ph.vendor in context) and all(p in found for p in ph.parts)
+        ph for ph in phrases if (ph.distinctive or ph.vendor in context) and all(p in found for p in ph.parts)
     ]
     if not hits:
         return hits
     words = set(_WORD_RE.findall(low))  # only now: few texts have a phrase's parts
     return [ph for ph in hits if ph.key in words]
+
+
+def _indexed_candidates(low: str, words: set[str], context: dict[str, Evidence]) -> list[_Phrase]:
+    """The indexed phrases whose key is a word of `low` (without context: only distinctive ones)."""
+    index = _phrase_index() if context else _distinctive_index()
+    return [ph for word in words.intersection(index) for ph in index[word]]
 
 
 def _recognize(
@@ -550,11 +547,32 @@ def _recognize(
     vendor: str | None,
 ) -> VendorMatch | None:
     """`recognize` of a collapsed text; `found` (or None) is what a scan of it found."""
-    words = set(_WORD_RE.findall(low)) if found is None else None
-    context, known = _context(low, words, found, host, vendor)
+    words: set[str] = set()  # the text's words: listed here only when there was no scan
+    filed: list[_Phrase] = []  # the phrases filed under a string the scan found
+    if found is None:
+        words = set(_WORD_RE.findall(low))
+        needles = _needles_in(low, words)
+    else:
+        # A needle's key word is inside it, between characters that are not word characters: where
+        # the needle occurs, its key is a word of the text. So being found is all a needle needs.
+        needles = []
+        keys = _scan_keys()
+        for key in found:
+            hit = keys.get(key)
+            if hit is not None:
+                needles.extend(hit[0])
+                filed.extend(hit[1])
+        if not (needles or filed or vendor or host):
+            return None  # no context, no phrase: nothing to recognise (the common case)
+    context, known = _context(low, needles, host, vendor)
     status = _specific_status(enhanced)
     best: tuple[float, _Phrase] | None = None
-    for ph in _candidates(low, words, found, context):
+    candidates = (
+        _indexed_candidates(low, words, context)
+        if found is None
+        else _scanned_candidates(low, filed, found, context)
+    )
+    for ph in candidates:
         in_context = ph.vendor in context
         if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
             continue

@@ -217,11 +217,17 @@ class PhraseScanner:
     def found(self, text: str) -> set[str]:
         """Every phrase of the set that occurs in `text`."""
         hits: set[str] = set()
-        for key in self.longest(text):
-            hits.update(self.direct[key])
-            for phrase in self.checks[key]:
-                if phrase in text:
-                    hits.add(phrase)
+        direct, checks = self.direct, self.checks
+        for regex in self.regexes:  # the loop of `longest`, without building its list
+            search = regex.search
+            m = search(text)
+            while m is not None:
+                key = m.group()
+                hits.update(direct[key])
+                for phrase in checks[key]:
+                    if phrase in text:
+                        hits.add(phrase)
+                m = search(text, m.start() + 1)
         return hits
 
 
