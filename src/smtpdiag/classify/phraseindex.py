@@ -42,7 +42,7 @@ class PhraseTable(Protocol):
 
 
 def required_literals(rx: re.Pattern[str]) -> tuple[str, ...]:
-    """Strings every match of `rx` contains: its literal runs outside groups, longest first.
+    """Strings every match of `rx` contains: its literal runs outside groups, longest first (then A-Z).
 
     A text that lacks one of them cannot match, so the regex need not run on it. Only what is
     certain is returned: nothing for a top-level alternation or a case-insensitive regex; a
@@ -86,7 +86,7 @@ def required_literals(rx: re.Pattern[str]) -> tuple[str, ...]:
         run = []
         i += 1
     runs.append("".join(run))
-    return tuple(sorted({r for r in runs if r}, key=len, reverse=True))
+    return tuple(sorted({r for r in runs if r}, key=lambda r: (-len(r), r)))
 
 
 def _class_end(pattern: str, start: int) -> int:
