@@ -43,3 +43,15 @@ def test_same_matches_as_the_original(name: str) -> None:
         expected = [(m.span(), m.groups()) for m in original.finditer(text)]
         assert [(m.span(), m.groups()) for m in rewritten.finditer(text)] == expected, repr(text)
         assert rewritten.sub("", text) == original.sub("", text), repr(text)
+
+
+def test_normalize_status_fast_path_agrees_with_the_regex() -> None:
+    import itertools
+
+    def by_regex(status: str) -> str:
+        m = codes.STATUS_RE.search(status[:64])
+        return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}" if m else ""
+
+    for chars in itertools.product("0123459.a \u0663", repeat=5):
+        status = "".join(chars)
+        assert codes.normalize_status(status) == by_regex(status), repr(status)
