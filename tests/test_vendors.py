@@ -258,3 +258,39 @@ def test_recognize_scanned_is_recognize() -> None:
             assert vendors.recognize_scanned(text, found, **kw) == recognize(text, **kw), (text, kw)
     # a text recognize would collapse first is read the ordinary way
     assert vendors.recognize_scanned("  Gmail  x", set()) == recognize("  Gmail  x")
+
+
+def _vendor_from_host_reference(host: str | None) -> str | None:
+    """vendor_from_host as first written: every suffix of the name tried, then its labels."""
+    if not host:
+        return None
+    name = host.strip().strip("[]").rstrip(".").lower()[:255]
+    pos = 0
+    while True:
+        vendor = vendors._SUFFIX_VENDOR.get(name[pos:])
+        if vendor is not None:
+            return vendor
+        pos = name.find(".", pos) + 1
+        if pos <= 0:
+            break
+    labels = name.split(".")[:-1]
+    return next((vendors.BRAND_LABELS[label] for label in labels if label in vendors.BRAND_LABELS), None)
+
+
+def test_vendor_from_host_matches_the_reference() -> None:
+    import itertools
+
+    pieces = ["", "mx", "com", "ru", "jp", "co", "mail", "yahoo", "gmail", "google", "x-1", "yandex", "org"]
+    pieces += [s for suffixes in vendors.HOST_SUFFIXES.values() for s in suffixes]
+    for a, b, c in itertools.product(pieces, repeat=3):
+        for host in (f"{a}.{b}.{c}", f"{a}.{b}", f"{b}{c}", f"[{a}.{c}.]", f" {a}.{b}.{c}. ".upper()):
+            assert vendor_from_host(host) == _vendor_from_host_reference(host), host
+    for names in ("dns; mx.example.org", "gmail-smtp-in.l.google.com x.org", "[192.0.2.1] yandex.ua"):
+        assert vendor_hint(names) == next(
+            (
+                v
+                for t in vendors._HOST_TOKEN_RE.findall(names.lower())
+                if (v := _vendor_from_host_reference(t))
+            ),
+            None,
+        )

@@ -271,6 +271,8 @@ def vendor_name(vendor: str) -> str:
 _SUFFIX_VENDOR: Final[dict[str, str]] = {
     suffix: vendor for vendor, sfx in HOST_SUFFIXES.items() for suffix in sfx
 }
+# The last labels of those suffixes ("com", "net", "ru", "jp", ...).
+_SUFFIX_TLDS: Final[frozenset[str]] = frozenset(suffix.rpartition(".")[2] for suffix in _SUFFIX_VENDOR)
 
 
 def vendor_from_host(host: str | None) -> str | None:
@@ -283,8 +285,9 @@ def vendor_from_host(host: str | None) -> str | None:
 def _vendor_of_name(name: str) -> str | None:
     """`vendor_from_host` for a name already cleaned: lower case, no brackets or final dot."""
     # try the name's own suffixes, longest first: "a.b.mail.ru" -> "b.mail.ru", "mail.ru", "ru"
-    pos = 0
-    while True:
+    # (only when its top-level domain is one of theirs: "example.org" cannot end with any of them)
+    pos = 0 if name.rpartition(".")[2] in _SUFFIX_TLDS else -1
+    while pos >= 0:
         vendor = _SUFFIX_VENDOR.get(name[pos:])
         if vendor is not None:
             return vendor
