@@ -6,13 +6,20 @@ import random
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpdiag.classify import phrases
-from smtpdiag.classify.phraseindex import PhraseIndex, PhraseScanner, pattern_gate, required_literals
+from smtpdiag.classify.phraseindex import (
+    PhraseIndex,
+    PhraseScanner,
+    longest_match_regex,
+    pattern_gate,
+    required_literals,
+)
 from smtpdiag.classify.phrases import REASON_ORDER, ReasonPhrases
 
 CORPUS = Path(__file__).parent / "data" / "bounces" / "emails"
@@ -148,3 +155,41 @@ def test_a_scanner_must_know_the_tables_phrases() -> None:
     with pytest.raises(ValueError):
         PhraseIndex((table,), PhraseScanner(["zz top"]))  # the regex's gate "quota " is missing
     assert PhraseIndex((table,), PhraseScanner(["zz top", "quota "])).match("quota 5") == ("x", "quota 5")
+
+
+def _trie_regex_reference(phrases: list[str]) -> str:
+    """The trie written out one character per node (the regex `longest_match_regex` compresses)."""
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(c) + emit(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return ("(?:" + body + ")" if len(branches) == 1 else body) + "?"
+
+    return emit(root)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab c.|", min_size=1, max_size=6), min_size=1, max_size=10))
+def test_longest_match_regex_is_the_trie(words: list[str]) -> None:
+    assert longest_match_regex(words) == _trie_regex_reference(sorted(set(words)))
+    rx = re.compile(longest_match_regex(words))
+    for text in ("".join(words), " ".join(words), "".join(reversed(words))):
+        for i in range(len(text) + 1):
+            m = rx.match(text, i)
+            longest = max((w for w in words if text.startswith(w, i)), key=len, default=None)
+            assert (m.group() if m else None) == longest, (words, text, i)
+
+
+def test_longest_match_regex_of_the_classifier_phrases() -> None:
+    vocabulary = sorted(set(phrases.vocabulary()))
+    assert longest_match_regex(vocabulary) == _trie_regex_reference(vocabulary)

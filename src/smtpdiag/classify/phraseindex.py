@@ -122,39 +122,38 @@ def _top_level_alternation(pattern: str) -> bool:
     return False
 
 
-class _TrieNode:
-    __slots__ = ("children", "terminal")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _TrieNode] = {}
-        self.terminal = False
-
-
 def longest_match_regex(phrases: Iterable[str]) -> str:
     """A regex source matching, at a position, the longest of `phrases` that starts there.
 
-    The phrases form a trie; each node becomes an alternation of its children, which all start
-    with different characters, so at most one can go on. A node where a phrase ends makes its
-    continuation optional, greedily: the engine ends there only when no longer phrase matches.
+    The phrases form a trie, written as a regex: each node is an alternation of its children, which
+    all start with different characters, so at most one can go on (a chain of single children is
+    written as one literal). A node where a phrase ends makes its continuation optional, greedily:
+    the engine ends there only when no longer phrase matches.
     """
-    root = _TrieNode()
-    for phrase in phrases:
-        node = root
-        for char in phrase:
-            child = node.children.get(char)
-            if child is None:
-                child = node.children[char] = _TrieNode()
-            node = child
-        node.terminal = True
-    return _node_regex(root)
+    return _trie_regex(sorted({p for p in phrases if p}), 0)
 
 
-def _node_regex(node: _TrieNode) -> str:
-    branches = [re.escape(char) + _node_regex(child) for char, child in sorted(node.children.items())]
+def _trie_regex(words: list[str], start: int) -> str:
+    """The regex of the trie node reached by `words[0][:start]`, which all of `words` (sorted) share."""
+    terminal = len(words[0]) == start  # a phrase ends here (the shortest word sorts first)
+    rest = words[1:] if terminal else words
+    branches: list[str] = []
+    i = 0
+    while i < len(rest):
+        j = i + 1
+        while j < len(rest) and rest[j][start] == rest[i][start]:
+            j += 1
+        # the child's chain: what all its words share (for sorted words, the first's and last's)
+        first, last = rest[i], rest[j - 1]
+        end = start + 1
+        while end < min(len(first), len(last)) and first[end] == last[end]:
+            end += 1
+        branches.append(re.escape(first[start:end]) + _trie_regex(rest[i:j], end))
+        i = j
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    if not node.terminal:
+    if not terminal:
         return body
     return ("(?:" + body + ")" if len(branches) == 1 else body) + "?"
 
@@ -251,7 +250,10 @@ class PhraseIndex:
     """The first table (in priority order) whose phrases or patterns occur in a text."""
 
     def __init__(self, tables: Sequence[PhraseTable], scanner: PhraseScanner | None = None) -> None:
-        """`scanner`: one shared with other tables; it must know `vocabulary(tables)`."""
+        """`scanner`: for `match`, one shared with other tables; it must know `vocabulary(tables)`.
+
+        Without one, `match` builds its own the first time it is needed (callers that scan their
+        texts themselves and use `match_found` never need it)."""
         self.tables = tuple(tables)
         self.rank: dict[str, int] = {}  # phrase -> lowest rank among its table entries
         self.always_rank: int | None = None  # the rank of an empty phrase, found in any text
@@ -262,10 +264,11 @@ class PhraseIndex:
                     self.always_rank = rank if self.always_rank is None else min(self.always_rank, rank)
                 elif phrase not in self.rank:
                     self.rank[phrase] = rank
-        self.scanner = scanner if scanner is not None else PhraseScanner(vocabulary(self.tables))
-        missing = [p for p in vocabulary(self.tables) if p and p not in self.scanner.known]
-        if missing:
-            raise ValueError(f"the scanner does not know {missing[:3]!r}")
+        if scanner is not None:
+            missing = [p for p in vocabulary(self.tables) if p and p not in scanner.known]
+            if missing:
+                raise ValueError(f"the scanner does not know {missing[:3]!r}")
+        self.scanner = scanner
         # Every regex in priority order, with its table; those with a gate (a string every match
         # contains) filed under it, so only the regexes whose gate a text has are tried.
         self.patterns: tuple[tuple[int, re.Pattern[str]], ...] = tuple(
@@ -282,6 +285,8 @@ class PhraseIndex:
         self.gated: dict[str, tuple[int, ...]] = {gate: tuple(ids) for gate, ids in gated.items()}
 
     def match(self, text: str) -> tuple[str, str] | None:
+        if self.scanner is None:
+            self.scanner = PhraseScanner(vocabulary(self.tables))
         return self.match_found(text, self.scanner.found(text))
 
     def match_found(self, text: str, found: set[str]) -> tuple[str, str] | None:

@@ -1284,12 +1284,12 @@ def match_reason(text: str, found: set[str] | None = None) -> tuple[str, str] | 
 
 @cache
 def _reason_index() -> PhraseIndex:
-    return PhraseIndex(REASON_ORDER, _scanner())
+    return PhraseIndex(REASON_ORDER)
 
 
 @cache
 def _weak_index() -> PhraseIndex:
-    return PhraseIndex(WEAK_ORDER, _scanner())
+    return PhraseIndex(WEAK_ORDER)
 
 
 def match_weak(text: str, found: set[str] | None = None) -> tuple[str, str] | None:
