@@ -125,7 +125,7 @@ def test_weak_tables_and_shared_scan() -> None:
         found = phrases.scan(text)
         assert phrases.match_reason(text, found) == in_order(text), text
         assert phrases.match_weak(text, found) == in_order(text, phrases.WEAK_ORDER), text
-        assert phrases.first_found(phrases.TEMPORARY_PHRASES, found) == next(
+        assert phrases.temporary_phrase(found) == next(
             (p for p in phrases.TEMPORARY_PHRASES if p in text), None
         )
 

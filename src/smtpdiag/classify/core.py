@@ -359,7 +359,7 @@ def classify(
     permanent: bool | None = None
     if cls in ("4", "5"):
         permanent = cls == "5"
-    temp_phrase = phrases.first_found(phrases.TEMPORARY_PHRASES, found)
+    temp_phrase = phrases.temporary_phrase(found)
     if permanent and temp_phrase and reason not in HARD_REASONS:
         permanent = False
         conflict_key = conflict_key or "permanent-code-temporary-text"

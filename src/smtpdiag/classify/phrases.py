@@ -1303,3 +1303,19 @@ def first_found(candidates: tuple[str, ...], found: set[str]) -> str | None:
         if phrase in found:
             return phrase
     return None
+
+
+# TEMPORARY_PHRASES -> its place in that tuple (the first place, if a phrase were listed twice)
+_TEMPORARY_RANK: Final[dict[str, int]] = {
+    phrase: i for i, phrase in reversed(list(enumerate(TEMPORARY_PHRASES)))
+}
+
+
+def temporary_phrase(found: set[str]) -> str | None:
+    """`first_found(TEMPORARY_PHRASES, found)`, by looking the few found phrases up instead."""
+    best = -1
+    for phrase in found:
+        rank = _TEMPORARY_RANK.get(phrase)
+        if rank is not None and (best < 0 or rank < best):
+            best = rank
+    return TEMPORARY_PHRASES[best] if best >= 0 else None
