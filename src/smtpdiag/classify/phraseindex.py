@@ -10,13 +10,16 @@ regex engine follows one path and ends at the longest phrase that starts there. 
 occurs starts at some position, and the phrases starting at a position are the prefixes of the
 longest one found there; so the prefixes of the phrases found at each position are exactly the
 phrases the text contains (`PhraseScanner.found`). The regex has no repetition: a position costs at
-most the length of the longest phrase, so a hostile text costs linear time.
+most the length of the longest phrase, so a hostile text costs linear time. (What makes a scan
+cheaper, measured on the corpus: phrases that start with a common character are scanned for by
+their rest, and the phrases are split between two regexes by their first character.)
 
 `PhraseIndex` keeps the tables' priority: the phrase found with the lowest (table, position) wins,
 and a table's regexes are tried (after its phrases, as `ReasonPhrases.find` does) only for the
-tables before that one. A regex that begins with a literal (after an optional `\\b`) only runs
-when that literal occurs in the text. tests/test_phraseindex.py checks the answers against the
-tables' own in-order `find` on the corpus and on generated texts.
+tables before that one, and only when the scan found the regex's gate (the longest string every
+match of it contains). A caller that scans a text for other phrases too passes what one scan found
+(`match_found`). tests/test_phraseindex.py checks the answers against the tables' own in-order
+`find` on the corpus and on generated texts.
 """
 
 from __future__ import annotations
