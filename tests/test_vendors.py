@@ -7,9 +7,12 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from smtpdiag import vendors
 from smtpdiag.bounce import analyze
 from smtpdiag.classify import classify
 from smtpdiag.explain import explain
@@ -226,3 +229,68 @@ def test_equal_readings_are_decided_by_data_order_not_by_hash_seed() -> None:
         assert out.returncode == 0, out.stderr
         seen.add(out.stdout.strip())
     assert seen == {"4.7.0"}  # "does not have a PTR record" comes first in the data
+
+
+def _scanned_texts() -> list[str]:
+    """Corpus lines and whole messages, lower-cased with whitespace collapsed, plus vendor samples."""
+    texts: list[str] = []
+    corpus = Path(__file__).parent / "data" / "bounces" / "emails"
+    for path in sorted(corpus.glob("*.eml")):
+        raw = path.read_bytes().decode("utf-8", "replace").lower()
+        texts.extend(" ".join(line.split()) for line in raw.splitlines() if line.strip())
+        texts.append(" ".join(raw.split())[:4000])
+    for entry in load_entries("vendor"):
+        text = " ".join(_sample(entry)[0].lower().split())
+        texts += [text, f"{text} <bob@gmail.com>", f"x{text}y", f"mx.yandex.ru said: {text}"]
+    return texts
+
+
+def test_recognize_scanned_is_recognize() -> None:
+    """The classifier's shortcut (one scan for both) reads every text as recognize does."""
+    from smtpdiag.classify.core import _scanner
+
+    scanner = _scanner()
+    for i, text in enumerate(_scanned_texts()):
+        found = scanner.found(text)
+        reply, enhanced = (550, "5.7.1") if i % 3 == 0 else ((421, "4.7.0") if i % 3 == 1 else (None, None))
+        for vendor, host in ((None, None), ("gmail", None), (None, "mx.yandex.ru"), ("microsoft", "x.y")):
+            kw: dict[str, Any] = {"reply_code": reply, "enhanced": enhanced, "vendor": vendor, "host": host}
+            assert vendors.recognize_scanned(text, found, **kw) == recognize(text, **kw), (text, kw)
+    # a text recognize would collapse first is read the ordinary way
+    assert vendors.recognize_scanned("  Gmail  x", set()) == recognize("  Gmail  x")
+
+
+def _vendor_from_host_reference(host: str | None) -> str | None:
+    """vendor_from_host as first written: every suffix of the name tried, then its labels."""
+    if not host:
+        return None
+    name = host.strip().strip("[]").rstrip(".").lower()[:255]
+    pos = 0
+    while True:
+        vendor = vendors._SUFFIX_VENDOR.get(name[pos:])
+        if vendor is not None:
+            return vendor
+        pos = name.find(".", pos) + 1
+        if pos <= 0:
+            break
+    labels = name.split(".")[:-1]
+    return next((vendors.BRAND_LABELS[label] for label in labels if label in vendors.BRAND_LABELS), None)
+
+
+def test_vendor_from_host_matches_the_reference() -> None:
+    import itertools
+
+    pieces = ["", "mx", "com", "ru", "jp", "co", "mail", "yahoo", "gmail", "google", "x-1", "yandex", "org"]
+    pieces += [s for suffixes in vendors.HOST_SUFFIXES.values() for s in suffixes]
+    for a, b, c in itertools.product(pieces, repeat=3):
+        for host in (f"{a}.{b}.{c}", f"{a}.{b}", f"{b}{c}", f"[{a}.{c}.]", f" {a}.{b}.{c}. ".upper()):
+            assert vendor_from_host(host) == _vendor_from_host_reference(host), host
+    for names in ("dns; mx.example.org", "gmail-smtp-in.l.google.com x.org", "[192.0.2.1] yandex.ua"):
+        assert vendor_hint(names) == next(
+            (
+                v
+                for t in vendors._HOST_TOKEN_RE.findall(names.lower())
+                if (v := _vendor_from_host_reference(t))
+            ),
+            None,
+        )

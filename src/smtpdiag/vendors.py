@@ -169,6 +169,8 @@ class VendorMatch:
 class _Phrase:
     order: int  # the entry's place in the data file: of two equal readings the first wins
     entry: CodeEntry
+    vendor: str  # entry.vendor
+    key: str  # the word it is indexed under: the text must have it as a word (`_WORD_RE`)
     codes: VendorCodeMatcher
     parts: tuple[str, ...]  # lower-case fragments that must appear in this order
     distinctive: bool
@@ -219,7 +221,7 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
         longest = max(len(p) for p in parts)
         distinctive = tagged or (longest >= DISTINCTIVE_PHRASE_LENGTH and phrase not in generic)
         codes = vendor_code_matcher(entry)
-        item = _Phrase(order, entry, codes, parts, distinctive, sum(len(p) for p in parts))
+        item = _Phrase(order, entry, entry.vendor, key, codes, parts, distinctive, sum(len(p) for p in parts))
         index.setdefault(key, []).append(item)
         tag = _BRACKET_TAG_RE.match(phrase)
         if tag and tag.group(0) != phrase:
@@ -228,10 +230,29 @@ def _phrase_index() -> dict[str, tuple[_Phrase, ...]]:
             tag_key = max(_WORD_RE.findall(tag.group(0)) or [key], key=len)
             index.setdefault(tag_key, []).append(
                 _Phrase(
-                    order, entry, codes, (tag.group(0),), True, len(tag.group(0)) // 2, tag.group(0).upper()
+                    order,
+                    entry,
+                    entry.vendor,
+                    tag_key,
+                    codes,
+                    (tag.group(0),),
+                    True,
+                    len(tag.group(0)) // 2,
+                    tag.group(0).upper(),
                 )
             )
     return {k: tuple(v) for k, v in index.items()}
+
+
+@cache
+def _distinctive_index() -> dict[str, tuple[_Phrase, ...]]:
+    """`_phrase_index()` without the phrases that need context: all a text without context can match."""
+    index: dict[str, tuple[_Phrase, ...]] = {}
+    for key, items in _phrase_index().items():
+        distinctive = tuple(ph for ph in items if ph.distinctive)
+        if distinctive:
+            index[key] = distinctive
+    return index
 
 
 @cache
@@ -250,16 +271,23 @@ def vendor_name(vendor: str) -> str:
 _SUFFIX_VENDOR: Final[dict[str, str]] = {
     suffix: vendor for vendor, sfx in HOST_SUFFIXES.items() for suffix in sfx
 }
+# The last labels of those suffixes ("com", "net", "ru", "jp", ...).
+_SUFFIX_TLDS: Final[frozenset[str]] = frozenset(suffix.rpartition(".")[2] for suffix in _SUFFIX_VENDOR)
 
 
 def vendor_from_host(host: str | None) -> str | None:
     """The vendor whose domain a host name belongs to ("mx.yandex.ru" -> "yandex"), or None."""
     if not host:
         return None
-    name = host.strip().strip("[]").rstrip(".").lower()[:255]
+    return _vendor_of_name(host.strip().strip("[]").rstrip(".").lower()[:255])
+
+
+def _vendor_of_name(name: str) -> str | None:
+    """`vendor_from_host` for a name already cleaned: lower case, no brackets or final dot."""
     # try the name's own suffixes, longest first: "a.b.mail.ru" -> "b.mail.ru", "mail.ru", "ru"
-    pos = 0
-    while True:
+    # (only when its top-level domain is one of theirs: "example.org" cannot end with any of them)
+    pos = 0 if name.rpartition(".")[2] in _SUFFIX_TLDS else -1
+    while pos >= 0:
         vendor = _SUFFIX_VENDOR.get(name[pos:])
         if vendor is not None:
             return vendor
@@ -267,7 +295,11 @@ def vendor_from_host(host: str | None) -> str | None:
         if pos <= 0:
             break
     labels = name.split(".")[:-1]  # the last label is the top-level domain
-    return next((BRAND_LABELS[label] for label in labels if label in BRAND_LABELS), None)
+    for label in labels:
+        brand = BRAND_LABELS.get(label)
+        if brand is not None:
+            return brand
+    return None
 
 
 def vendor_hint(names: str) -> str | None:
@@ -277,7 +309,8 @@ def vendor_hint(names: str) -> str | None:
     to `recognize` as `vendor=`. Only the first 1024 characters are read.
     """
     for token in _HOST_TOKEN_RE.findall(names[:1024].lower()):
-        vendor = vendor_from_host(token)
+        # a token is lower-case ASCII and ends with a letter: already clean
+        vendor = _vendor_of_name(token[:255])
         if vendor is not None:
             return vendor
     return None
@@ -329,11 +362,11 @@ def _needles() -> tuple[dict[str, tuple[_Needle, ...]], tuple[_Needle, ...]]:
 
 
 def _context(
-    low: str, words: set[str], host: str | None, given: str | None
+    low: str, needles: list[_Needle], host: str | None, given: str | None
 ) -> tuple[dict[str, Evidence], str | None]:
     """Vendors the context points at, with the evidence for each; and the vendor of `host`/`given`.
 
-    `words` are the text's words (`_WORD_RE`)."""
+    `needles` are the needles (`_needles`) that occur in `low`."""
     found: dict[str, Evidence] = {}
     known = None
     if given and given in _vendor_names():
@@ -343,10 +376,7 @@ def _context(
     if host_vendor and host:
         known = known or host_vendor
         found.setdefault(host_vendor, Evidence("host", host.strip()[:255]))
-    keyed, always = _needles()
-    candidates = [n for n in always if n.text in low]
-    for word in words.intersection(keyed):
-        candidates.extend(n for n in keyed[word] if n.text in low)
+    candidates = needles
     if candidates and "@" in low:
         # a mail address names the recipient's or sender's provider, not the server that replied
         bare = _without_addresses(low)
@@ -355,6 +385,15 @@ def _context(
     for n in candidates:
         found.setdefault(n.vendor, n.evidence)
     return found, known
+
+
+def _needles_in(low: str, words: set[str]) -> list[_Needle]:
+    """The needles that occur in `low`, whose words (`_WORD_RE`) are `words`."""
+    keyed, always = _needles()
+    candidates = [n for n in always if n.text in low]
+    for word in words.intersection(keyed):
+        candidates.extend(n for n in keyed[word] if n.text in low)
+    return candidates
 
 
 def _without_addresses(low: str) -> str:
@@ -427,28 +466,131 @@ def recognize(
     answered ("gmail"); either one lets the provider's short, generic phrases count.
     """
     low = _collapse(text[:MAX_VENDOR_TEXT])
-    words = set(_WORD_RE.findall(low))
-    context, known = _context(low, words, host, vendor)
+    return _recognize(low, None, reply_code, enhanced, host, vendor)
+
+
+def recognize_scanned(
+    text: str,
+    found: set[str],
+    *,
+    reply_code: int | str | None = None,
+    enhanced: str | None = None,
+    host: str | None = None,
+    vendor: str | None = None,
+) -> VendorMatch | None:
+    """`recognize(text, ...)`, given `found`: the strings of `scan_vocabulary()` that occur in `text`.
+
+    For a caller that scans its text for other phrases too (the classifier): one scan serves both,
+    and the text's words are only listed when a phrase was found. A text that `recognize` would
+    read differently (not lower case, whitespace not collapsed) is read the ordinary way.
+    """
+    low = _collapse(text[:MAX_VENDOR_TEXT])
+    if low != text:
+        return _recognize(low, None, reply_code, enhanced, host, vendor)
+    return _recognize(low, found, reply_code, enhanced, host, vendor)
+
+
+@cache
+def scan_vocabulary() -> frozenset[str]:
+    """What `recognize_scanned` asks a scan about: the needles of the context, the phrases' parts."""
+    return frozenset(
+        {n.text for n in _all_needles()}
+        | {part for items in _phrase_index().values() for ph in items for part in ph.parts}
+    )
+
+
+def _all_needles() -> list[_Needle]:
+    keyed, always = _needles()
+    return [*always, *(n for items in keyed.values() for n in items)]
+
+
+@cache
+def _scan_keys() -> dict[str, tuple[tuple[_Needle, ...], tuple[_Phrase, ...]]]:
+    """What each string of `scan_vocabulary()` stands for: the needles that are it, and the indexed
+    phrases whose longest part it is (a text that has the phrase has that part)."""
+    needles: dict[str, list[_Needle]] = {}
+    for n in _all_needles():
+        needles.setdefault(n.text, []).append(n)
+    by_part: dict[str, list[_Phrase]] = {}
+    for items in _phrase_index().values():
+        for ph in items:
+            by_part.setdefault(max(ph.parts, key=len), []).append(ph)
+    return {
+        key: (tuple(needles.get(key, ())), tuple(by_part.get(key, ())))
+        for key in sorted(needles.keys() | by_part.keys())
+    }
+
+
+def _scanned_candidates(
+    low: str, phrases: list[_Phrase], found: set[str], context: dict[str, Evidence]
+) -> list[_Phrase]:
+    """Of `phrases` (filed under a part that was found), those all of whose parts were found, whose
+    key is a word of `low` (as `_phrase_index` requires), and that can count here."""
+    hits = [
+        ph for ph in phrases if (ph.distinctive or ph.vendor in context) and all(p in found for p in ph.parts)
+    ]
+    if not hits:
+        return hits
+    words = set(_WORD_RE.findall(low))  # only now: few texts have a phrase's parts
+    return [ph for ph in hits if ph.key in words]
+
+
+def _indexed_candidates(low: str, words: set[str], context: dict[str, Evidence]) -> list[_Phrase]:
+    """The indexed phrases whose key is a word of `low` (without context: only distinctive ones)."""
+    index = _phrase_index() if context else _distinctive_index()
+    return [ph for word in words.intersection(index) for ph in index[word]]
+
+
+def _recognize(
+    low: str,
+    found: set[str] | None,
+    reply_code: int | str | None,
+    enhanced: str | None,
+    host: str | None,
+    vendor: str | None,
+) -> VendorMatch | None:
+    """`recognize` of a collapsed text; `found` (or None) is what a scan of it found."""
+    words: set[str] = set()  # the text's words: listed here only when there was no scan
+    filed: list[_Phrase] = []  # the phrases filed under a string the scan found
+    if found is None:
+        words = set(_WORD_RE.findall(low))
+        needles = _needles_in(low, words)
+    else:
+        # A needle's key word is inside it, between characters that are not word characters: where
+        # the needle occurs, its key is a word of the text. So being found is all a needle needs.
+        needles = []
+        keys = _scan_keys()
+        for key in found:
+            hit = keys.get(key)
+            if hit is not None:
+                needles.extend(hit[0])
+                filed.extend(hit[1])
+        if not (needles or filed or vendor or host):
+            return None  # no context, no phrase: nothing to recognise (the common case)
+    context, known = _context(low, needles, host, vendor)
     status = _specific_status(enhanced)
-    index = _phrase_index()
     best: tuple[float, _Phrase] | None = None
-    for word in words.intersection(index):
-        for ph in index.get(word, ()):
-            in_context = ph.entry.vendor in context
-            if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
+    candidates = (
+        _indexed_candidates(low, words, context)
+        if found is None
+        else _scanned_candidates(low, filed, found, context)
+    )
+    for ph in candidates:
+        in_context = ph.vendor in context
+        if not (in_context or ph.distinctive) or not _phrase_found(ph.parts, low):
+            continue
+        agreement = _agreement(ph.codes, reply_code, status)
+        if agreement is None:
+            if not (in_context and ph.distinctive):
                 continue
-            agreement = _agreement(ph.codes, reply_code, status)
-            if agreement is None:
-                if not (in_context and ph.distinctive):
-                    continue
-                agreement = -5.0
-            score = agreement + ph.length / 100.0
-            if in_context:
-                score += 10.0
-            if ph.entry.vendor == known:
-                score += 5.0
-            if best is None or score > best[0] or (score == best[0] and ph.order < best[1].order):
-                best = (score, ph)
+            agreement = -5.0
+        score = agreement + ph.length / 100.0
+        if in_context:
+            score += 10.0
+        if ph.vendor == known:
+            score += 5.0
+        if best is None or score > best[0] or (score == best[0] and ph.order < best[1].order):
+            best = (score, ph)
     if best is not None:
         ph = best[1]
         by = [Evidence("tag", ph.tag) if ph.tag else Evidence("phrase", ph.entry.key_phrase)]

@@ -106,13 +106,28 @@ SPECIFIC_STATUSES: Final[frozenset[str]] = frozenset(
     }
 )
 
-STATUS_RE: Final = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]?\d)")
+# "([245])(?<![\d.].)" is "(?<![\d.])([245])" written so that the regex engine only tries the
+# positions of a 2, 4 or 5 (a regex that starts with a look-behind is tried at every position).
+STATUS_RE: Final = re.compile(r"([245])(?<![\d.].)\.(\d{1,3})\.(\d{1,3})(?![\d.]?\d)")
+
+
+# ASCII digits: a status already written "5.1.1" is returned as it is. (The regex's \d also takes
+# other scripts' digits, which int() then turns into ASCII: those go through the regex.)
+_DIGITS: Final = frozenset("0123456789")
 
 
 def normalize_status(status: str | None) -> str:
     """'5.1.1' from ' 5.1.1 (bad address)', '' when there is no well-formed code."""
     if not status:
         return ""
+    if (
+        len(status) == 5
+        and status[0] in "245"
+        and status[1] == status[3] == "."
+        and status[2] in _DIGITS
+        and status[4] in _DIGITS
+    ):
+        return status  # already the normal form: what the regex would give back
     m = STATUS_RE.search(status[:64])
     if not m:
         return ""

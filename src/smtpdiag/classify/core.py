@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Final
 
 from smtpdiag.classify import phrases
@@ -29,8 +30,9 @@ from smtpdiag.classify.codes import (
     status_is_specific,
     status_reason,
 )
+from smtpdiag.classify.phraseindex import PhraseScanner
 from smtpdiag.classify.providers import match_provider_code
-from smtpdiag.vendors import VendorMatch, recognize
+from smtpdiag.vendors import VendorMatch, recognize_scanned, scan_vocabulary
 
 # Hard bounce: the address itself is bad, suppress it (as Sisimai: notaccept only when permanent).
 HARD_REASONS: Final[frozenset[str]] = frozenset({"userunknown", "hostunknown", "hasmoved"})
@@ -70,14 +72,7 @@ VAGUE_CODE_REASONS: Final[frozenset[str]] = frozenset(
 GAVE_UP_OUTRANKS: Final[frozenset[str]] = frozenset(
     {"systemerror", "ratelimited", "blocked", "onhold", "undefined"}
 )
-GAVE_UP_PHRASES: Final[tuple[str, ...]] = (
-    "in the queue too long",
-    "not going to try again",
-    "retry timeout exceeded",
-    "giving up",
-    "gave up",
-    "could not be delivered for more than",
-)
+GAVE_UP_PHRASES: Final = phrases.GAVE_UP_PHRASES
 
 RETRY_BY_REASON: Final[dict[str, str]] = {
     "userunknown": "never",
@@ -128,8 +123,11 @@ class Classification:
 
 
 # "550-5.7.1 " continuation prefixes of multi-line replies, which split phrases across lines.
-CONTINUATION_RE: Final = re.compile(r"(?<![\w.])[245]\d\d-(?:[245]\.\d{1,3}\.\d{1,3} ?)?")
-FINAL_LINE_RE: Final = re.compile(r"(?<![\w.])([245]\d\d [245]\.\d{1,3}\.\d{1,3}) ")
+# Each starts with its first character and only then looks behind it ("[245](?<![\w.].)" is
+# "(?<![\w.])[245]"): a regex that starts with a character class is tried only where that
+# character is, one that starts with a look-behind at every position of the text.
+CONTINUATION_RE: Final = re.compile(r"[245](?<![\w.].)\d\d-(?:[245]\.\d{1,3}\.\d{1,3} ?)?")
+FINAL_LINE_RE: Final = re.compile(r"([245](?<![\w.].)\d\d [245]\.\d{1,3}\.\d{1,3}) ")
 MAX_TEXT: Final = 4096  # characters of text weighed; diagnostics are short, hostile input is not
 
 
@@ -187,10 +185,12 @@ ALWAYS_WINS: Final[frozenset[str]] = frozenset({"mailboxfull", "suspend"})
 
 
 def _weigh(
-    low: str, st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
+    low: str, found: set[str], st: str, code_reason: str | None, cls: str, cmd: str, in_bounce: bool
 ) -> tuple[str, str, str | None, dict[str, str]]:
-    """(reason, evidence, conflict_key, conflict_args) from the text and the status code."""
-    strong = phrases.match_reason(low) if low else None
+    """(reason, evidence, conflict_key, conflict_args) from the text and the status code.
+
+    `found` is what the scan of `low` found (`_scanner`)."""
+    strong = phrases.match_reason(low, found) if low else None
     specific = status_is_specific(st)
     reason, why = "", ""
     key: str | None = None
@@ -216,7 +216,7 @@ def _weigh(
         else:
             reason, why = t, f"text {phrase!r}"
     else:
-        weak = phrases.match_weak(low) if low else None
+        weak = phrases.match_weak(low, found) if low else None
         vague = code_reason in VAGUE_CODE_REASONS and code_reason != "expired"
         # A bare "rejected"/"denied" says less than an X.7.X security code, unless the refusal was of
         # the sender (MAIL FROM), where it means the sender was rejected.
@@ -248,6 +248,13 @@ def _weigh(
     if reason == "hostunknown" and cls == "4":
         reason, why = "networkerror", why + "; transient (4xx) lookup failure"
     return reason, why, key, args
+
+
+@cache
+def _scanner() -> PhraseScanner:
+    """One scanner for everything classify looks for in a text: the phrase tables' phrases and
+    what the vendor recogniser looks for (its context needles and key phrases)."""
+    return PhraseScanner([*phrases.vocabulary(), *scan_vocabulary()])
 
 
 def _class_digit(status: str, reply_code: int | None) -> str:
@@ -284,7 +291,13 @@ def classify(
     conflict_key: str | None = None
     conflict_args: dict[str, str] = {}
 
-    vend = recognize(low, reply_code=reply_code, enhanced=st, host=host, vendor=vendor) if low else None
+    # Every phrase asked about below (by the vendor recogniser too), found in one scan of the text.
+    found = _scanner().found(low) if low else set()
+    vend = (
+        recognize_scanned(low, found, reply_code=reply_code, enhanced=st, host=host, vendor=vendor)
+        if low
+        else None
+    )
     if cls == "2":
         return Classification(
             "delivered", None, False, "n/a", (f"status {st or reply_code}",), status=st, vendor_match=vend
@@ -304,12 +317,12 @@ def classify(
 
     code_reason = status_reason(st)
     if not reason and (diagnostic_type or "").lower() in ("x-unix", "x-local"):
-        strong = phrases.match_reason(low) if low else None
+        strong = phrases.match_reason(low, found) if low else None
         if strong is None or strong[0] in WEAK_TEXT_REASONS:
             reason = "mailererror"  # a local delivery program failed
             evidence.append(f"diagnostic type {diagnostic_type}")
     if not reason:
-        reason, why, conflict_key, conflict_args = _weigh(low, st, code_reason, cls, cmd, in_bounce)
+        reason, why, conflict_key, conflict_args = _weigh(low, found, st, code_reason, cls, cmd, in_bounce)
         if why:
             evidence.append(why)
 
@@ -337,7 +350,7 @@ def classify(
         evidence.append(f"fallback ({reason})")
 
     if reason in GAVE_UP_OUTRANKS and cls != "5" and low:
-        gave_up = next((p for p in GAVE_UP_PHRASES if p in low), None)
+        gave_up = phrases.first_found(GAVE_UP_PHRASES, found)
         if gave_up:
             # A temporary condition that lasted until the retry period ended: the message expired.
             evidence.append(f"text {gave_up!r}: retried until the queue gave up")
@@ -346,7 +359,7 @@ def classify(
     permanent: bool | None = None
     if cls in ("4", "5"):
         permanent = cls == "5"
-    temp_phrase = next((p for p in phrases.TEMPORARY_PHRASES if p in low), None) if low else None
+    temp_phrase = phrases.temporary_phrase(found)
     if permanent and temp_phrase and reason not in HARD_REASONS:
         permanent = False
         conflict_key = conflict_key or "permanent-code-temporary-text"

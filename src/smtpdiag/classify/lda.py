@@ -66,6 +66,11 @@ MESSAGES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 
 MAX_TEXT: Final = 4096  # characters of a diagnostic looked at
 
+# (marker, agent) in AGENTS' order: one flat loop over the markers (the first agent with one wins)
+_MARKER_AGENT: Final[tuple[tuple[str, str], ...]] = tuple(
+    (marker, agent) for agent, markers in AGENTS for marker in markers
+)
+
 
 def local_agent_reason(diagnostic: str, command: str = "") -> str:
     """The reason a local delivery agent's message names; "" when the text is not such a message.
@@ -76,8 +81,8 @@ def local_agent_reason(diagnostic: str, command: str = "") -> str:
     if not diagnostic or command not in ("", "DATA"):
         return ""
     low = diagnostic[:MAX_TEXT].lower()
-    for agent, markers in AGENTS:
-        if any(m in low for m in markers):
+    for marker, agent in _MARKER_AGENT:
+        if marker in low:
             for phrase, reason in MESSAGES[agent]:
                 if phrase in low:
                     return reason

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
-from smtpdiag.classify.phraseindex import PhraseIndex
+from smtpdiag.classify.phraseindex import PhraseIndex, PhraseScanner
+from smtpdiag.classify.phraseindex import vocabulary as index_vocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -1235,13 +1236,50 @@ TEMPORARY_PHRASES: Final[tuple[str, ...]] = (
 )
 
 
-def match_reason(text: str) -> tuple[str, str] | None:
+# Texts that say the sending system stopped retrying (a temporary failure became final).
+GAVE_UP_PHRASES: Final[tuple[str, ...]] = (
+    "in the queue too long",
+    "not going to try again",
+    "retry timeout exceeded",
+    "giving up",
+    "gave up",
+    "could not be delivered for more than",
+)
+
+
+def vocabulary() -> tuple[str, ...]:
+    """Every phrase of the tables here (and their regexes' gates), TEMPORARY_PHRASES, GAVE_UP_PHRASES."""
+    return (
+        *index_vocabulary(REASON_ORDER),
+        *index_vocabulary(WEAK_ORDER),
+        *TEMPORARY_PHRASES,
+        *GAVE_UP_PHRASES,
+    )
+
+
+@cache
+def _scanner() -> PhraseScanner:
+    return PhraseScanner(vocabulary())
+
+
+def scan(text: str) -> set[str]:
+    """The phrases of `vocabulary()` found in `text`.
+
+    Give the result to `match_reason`, `match_weak` and `first_found` to ask several questions of
+    one text for the price of one scan (a scan by a scanner that knows more phrases does too).
+    """
+    return _scanner().found(text)
+
+
+def match_reason(text: str, found: set[str] | None = None) -> tuple[str, str] | None:
     """(reason, matched phrase) for the first specific reason table that matches `text` (lower-cased).
 
-    The answer of `table.find(text)` for each table of REASON_ORDER in turn, found through an
-    index of the phrases (see phraseindex.py: 2x faster, same answer).
+    The answer of `table.find(text)` for each table of REASON_ORDER in turn, found through a scan
+    of the phrases (see phraseindex.py: same answer, far fewer steps). `found` is `scan(text)`, if
+    the caller has it already.
     """
-    return _reason_index().match(text)
+    index = _reason_index()
+    return index.match_found(text, scan(text) if found is None else found)
 
 
 @cache
@@ -1249,10 +1287,35 @@ def _reason_index() -> PhraseIndex:
     return PhraseIndex(REASON_ORDER)
 
 
-def match_weak(text: str) -> tuple[str, str] | None:
-    """(reason, matched word) for the first catch-all table that matches `text`."""
-    for table in WEAK_ORDER:
-        hit = table.find(text)
-        if hit is not None:
-            return table.reason, hit
+@cache
+def _weak_index() -> PhraseIndex:
+    return PhraseIndex(WEAK_ORDER)
+
+
+def match_weak(text: str, found: set[str] | None = None) -> tuple[str, str] | None:
+    """(reason, matched word) for the first catch-all table that matches `text` (`found`: `scan(text)`)."""
+    return _weak_index().match_found(text, scan(text) if found is None else found)
+
+
+def first_found(candidates: tuple[str, ...], found: set[str]) -> str | None:
+    """The first of `candidates` (phrases known to `scan`) that is in `found` (from `scan`)."""
+    for phrase in candidates:
+        if phrase in found:
+            return phrase
     return None
+
+
+# TEMPORARY_PHRASES -> its place in that tuple (the first place, if a phrase were listed twice)
+_TEMPORARY_RANK: Final[dict[str, int]] = {
+    phrase: i for i, phrase in reversed(list(enumerate(TEMPORARY_PHRASES)))
+}
+
+
+def temporary_phrase(found: set[str]) -> str | None:
+    """`first_found(TEMPORARY_PHRASES, found)`, by looking the few found phrases up instead."""
+    best = -1
+    for phrase in found:
+        rank = _TEMPORARY_RANK.get(phrase)
+        if rank is not None and (best < 0 or rank < best):
+            best = rank
+    return TEMPORARY_PHRASES[best] if best >= 0 else None

@@ -83,7 +83,8 @@ ORANGE_CODES: Final[dict[str, str]] = {
 }
 
 # GoDaddy (secureserver.net): IBNNN.
-GODADDY_RE: Final = re.compile(r"\bib(\d{3})\b")
+# "ib(?<!\wib)" is "\bib" with the literal first, so that the regex engine looks for "ib" directly
+GODADDY_RE: Final = re.compile(r"ib(?<!\wib)(\d{3})\b")
 GODADDY_CODES: Final[dict[str, str]] = {
     "401": "securityerror",  # authentication not allowed on inbound servers
     "501": "notcompliantrfc",  # blank From: address
@@ -111,7 +112,8 @@ GODADDY_CODES: Final[dict[str, str]] = {
 
 
 # Facebook: <area>-<P|T><n>, e.g. "RCP-P2" (P permanent, T temporary).
-FACEBOOK_RE: Final = re.compile(r"\b((?:rcp|int|pol|msg|dns|con)-[pt]\d)\b")
+# "(?:rcp|...)(?<!\w...)" is "\b(?:rcp|...)" with the letters first (tried only where they can start)
+FACEBOOK_RE: Final = re.compile(r"((?:rcp|int|pol|msg|dns|con)(?<!\w...)-[pt]\d)\b")
 FACEBOOK_CODES: Final[dict[str, str]] = {
     "rcp-p1": "userunknown",  # recipient address does not exist
     "int-p1": "userunknown",
@@ -238,9 +240,15 @@ HOST_PHRASES: Final[tuple[tuple[str, str, str], ...]] = (
 )
 
 
+# Every host suffix of HOST_PHRASES: a host that ends with none of them has no phrases to look for.
+_HOST_PHRASE_SUFFIXES: Final[tuple[str, ...]] = tuple(dict.fromkeys(suffix for suffix, _, _ in HOST_PHRASES))
+
+
 def host_phrase(host: str, text: str) -> str | None:
     """The reason a provider-specific phrase names when `host` is that provider's server."""
     host = host.lower().rstrip(".")
+    if not host.endswith(_HOST_PHRASE_SUFFIXES):
+        return None  # most hosts: no need to lower-case the text and try every phrase
     low = text.lower()
     for suffix, phrase, reason in HOST_PHRASES:
         if host.endswith(suffix) and phrase in low:
