@@ -17,7 +17,7 @@ def read(monkeypatch: pytest.MonkeyPatch, cache: str) -> dict[str, object]:
 
 def test_cache_is_written_and_then_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = read(monkeypatch, str(tmp_path))
-    (cache_file,) = tmp_path.glob("knowledge-reasons-*.json")
+    (cache_file,) = tmp_path.glob("knowledge-reasons.*.json")
     assert json.loads(cache_file.read_text(encoding="utf-8")) == first
     # prove the cache is what the second read returns
     cache_file.write_text(json.dumps({"reason": []}), encoding="utf-8")
@@ -27,7 +27,7 @@ def test_cache_is_written_and_then_used(tmp_path: Path, monkeypatch: pytest.Monk
 def test_damaged_cache_falls_back_to_the_data_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = read(monkeypatch, "")
     read(monkeypatch, str(tmp_path))
-    (cache_file,) = tmp_path.glob("knowledge-reasons-*.json")
+    (cache_file,) = tmp_path.glob("knowledge-reasons.*.json")
     cache_file.write_bytes(b"{not json")
     assert read(monkeypatch, str(tmp_path)) == expected
 

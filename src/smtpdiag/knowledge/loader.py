@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
-import tomllib
+import zlib
 from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any, cast
 
 from smtpdiag.knowledge.model import (
@@ -36,16 +34,54 @@ class KnowledgeDataError(ValueError):
     """A knowledge data file breaks the schema."""
 
 
-def _cache_dir() -> Path | None:
+# This module is imported by every command that explains or classifies, so it stays light: plain
+# os.path and zlib here, no pathlib / importlib.resources / hashlib / tomllib at import time (those
+# cost ~12 ms per process); tomllib is imported only when a data file must really be parsed.
+_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def _cache_dir() -> str | None:
     """Where parsed data files are cached: $SMTPDIAG_CACHE_DIR, else the user's cache directory.
 
     An empty SMTPDIAG_CACHE_DIR turns the cache off.
     """
     configured = os.environ.get("SMTPDIAG_CACHE_DIR")
     if configured is not None:
-        return Path(configured) if configured else None
+        return configured or None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smtpdiag"
+    return os.path.join(base, "smtpdiag")
+
+
+def _data_bytes(name: str) -> bytes | None:
+    """The bytes of the packaged data file `name`, or None when the package has none.
+
+    Read from the package directory; only a package that is not plain files on disk (e.g. in a
+    zip) goes through importlib.resources, which is costly to import.
+    """
+    try:
+        with open(os.path.join(_DATA_DIR, name), "rb") as f:
+            return f.read()
+    except OSError:
+        pass
+    from importlib import resources
+
+    data = resources.files("smtpdiag.knowledge").joinpath("data", name)
+    return data.read_bytes() if data.is_file() else None
+
+
+def _cache_stem(name: str) -> str:
+    """How the names of a data file's cache files start: "knowledge-reasons" for "reasons.toml"."""
+    return "knowledge-" + name.removesuffix(".toml")
+
+
+def _content_key(raw: bytes) -> str:
+    """A key for one version of a data file's bytes: its length and CRC-32.
+
+    It tells apart the versions of our own data files so that an edited file is never served a
+    stale cache (a checksum suffices: this is no defence against someone able to write the cache
+    directory, who could write any cache). zlib is cheap to import, hashlib (OpenSSL) is not.
+    """
+    return f"{len(raw):x}-{zlib.crc32(raw):08x}"
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -53,39 +89,45 @@ def _read(name: str) -> dict[str, Any]:
 
     TOML is pleasant to write but slow to parse (~140 ms for all files, paid by every command that
     starts); the parsed form is cached as JSON (no code execution on load, unlike pickle), keyed by
-    a hash of the file's bytes so an edited data file is never served stale.
+    the file's content (`_content_key`) so an edited data file is never served stale.
     """
-    data = resources.files("smtpdiag.knowledge").joinpath("data", name)
-    if not data.is_file():
+    raw = _data_bytes(name)
+    if raw is None:
         return {}
-    raw = data.read_bytes()
     cache_dir = _cache_dir()
     cache_file = None
     if cache_dir is not None:
-        digest = hashlib.sha256(raw).hexdigest()[:32]
-        cache_file = cache_dir / f"knowledge-{name.removesuffix('.toml')}-{digest}.json"
+        cache_file = os.path.join(cache_dir, f"{_cache_stem(name)}.{_content_key(raw)}.json")
         try:
-            cached = json.loads(cache_file.read_bytes())
+            with open(cache_file, "rb") as f:
+                cached = json.loads(f.read())
             if isinstance(cached, dict):
                 return cached
         except (OSError, ValueError):
             pass  # no cache yet, or a damaged one: parse the TOML
+    import tomllib  # only here: most processes find the cache
+
     parsed = tomllib.loads(raw.decode("utf-8"))
     if cache_file is not None:
         _write_cache(cache_file, parsed)
     return parsed
 
 
-def _write_cache(path: Path, parsed: dict[str, Any]) -> None:
+def _write_cache(path: str, parsed: dict[str, Any]) -> None:
+    directory, filename = os.path.split(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(parsed, ensure_ascii=False), encoding="utf-8")
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".{filename}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(parsed, ensure_ascii=False))
         os.replace(tmp, path)  # atomic: concurrent processes never read a half-written cache
-        stem = path.name.rsplit("-", 1)[0]
-        for old in path.parent.glob(f"{stem}-*.json"):
-            if old != path:
-                old.unlink(missing_ok=True)  # caches of earlier versions of the data file
+        # caches of earlier versions of the data file: "knowledge-NAME." (or "knowledge-NAME-", the
+        # sha256-keyed names of earlier releases) then a content key
+        stem = filename.split(".", 1)[0]
+        for old in os.listdir(directory):
+            if old.startswith((stem + ".", stem + "-")) and old.endswith(".json") and old != filename:
+                with contextlib.suppress(FileNotFoundError):  # another process removed it first
+                    os.unlink(os.path.join(directory, old))
     except (OSError, TypeError, ValueError):
         pass  # a read-only home or odd values: work uncached
 
