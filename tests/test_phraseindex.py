@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import warnings
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from smtpdiag.classify import phrases
 from smtpdiag.classify.phraseindex import (
     PhraseIndex,
     PhraseScanner,
+    _shortened,
     longest_match_regex,
     pattern_gate,
     required_literals,
@@ -193,3 +195,65 @@ def test_longest_match_regex_is_the_trie(words: list[str]) -> None:
 def test_longest_match_regex_of_the_classifier_phrases() -> None:
     vocabulary = sorted(set(phrases.vocabulary()))
     assert longest_match_regex(vocabulary) == _trie_regex_reference(vocabulary)
+
+
+def _classifier_vocabulary() -> list[str]:
+    from smtpdiag.vendors import scan_vocabulary
+
+    return sorted({*phrases.vocabulary(), *scan_vocabulary()} - {""})
+
+
+def test_long_phrases_are_scanned_by_a_cut_key() -> None:
+    vocabulary = _classifier_vocabulary()
+    keys = sorted({p.lstrip(" .etaos") or p for p in vocabulary})
+    cut = _shortened(keys)
+    assert len(set(cut.values())) == len(keys), "cut keys stay distinct"
+    for key, short in cut.items():
+        assert key.startswith(short)
+        if short != key:  # a cut key is the start of its own key only
+            assert not any(k != key and k.startswith(short) for k in keys), (key, short)
+    assert sum(len(v) for v in cut.values()) < 0.8 * sum(map(len, keys)), "long keys are cut"
+
+
+def _near_misses(phrase: str) -> list[str]:
+    """Texts that have all but a bit of `phrase`: its start with another end, its end alone ..."""
+    half = len(phrase) // 2
+    return [
+        phrase[:-1],
+        phrase[:-1] + ("x" if phrase[-1] != "x" else "y"),
+        phrase[1:],
+        phrase[:half] + " " + phrase[half:],
+        "x" + phrase[:half],
+        phrase[:half] + phrase,  # a false start, then the phrase
+        phrase + phrase[:-2],
+    ]
+
+
+def test_classifier_scanner_on_every_phrase_and_near_misses() -> None:
+    vocabulary = _classifier_vocabulary()
+    scanner = PhraseScanner(vocabulary)
+    for phrase in vocabulary:
+        for text in (phrase, f"550 {phrase}.", *_near_misses(phrase)):
+            assert scanner.found(text) == {p for p in vocabulary if p in text}, text
+
+
+def test_classifier_scanner_on_the_corpus() -> None:
+    vocabulary = _classifier_vocabulary()
+    scanner = PhraseScanner(vocabulary)
+    for text in _corpus_texts()[::2]:
+        assert scanner.found(text) == {p for p in vocabulary if p in text}, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_classifier_vocabulary()), max_size=5), st.integers(0, 40))
+def test_classifier_scanner_on_overlapping_phrases(picked: list[str], cut: int) -> None:
+    vocabulary = _classifier_vocabulary()
+    scanner = _classifier_scanner()
+    # phrases run together, and each cut short: a phrase's start found where the phrase is not
+    for text in ("".join(picked), " ".join(p[:cut] for p in picked), "".join(p[cut:] for p in picked)):
+        assert scanner.found(text) == {p for p in vocabulary if p in text}, text
+
+
+@cache
+def _classifier_scanner() -> PhraseScanner:
+    return PhraseScanner(_classifier_vocabulary())

@@ -196,13 +196,18 @@ def _generic_phrases() -> frozenset[str]:
         for t in (e.sample_text, e.texts["en"].title if "en" in e.texts else "")
         if t
     ]
+    # One substring search in all the standard texts at once instead of one per text (this runs
+    # at start-up): a collapsed text has no "\n", so no match can span two texts.
+    all_standard = "\n".join(standard)
     owners: dict[str, set[str]] = {}
     for e in load_entries("vendor"):
         owners.setdefault(_collapse(e.key_phrase), set()).add(e.vendor)
     return frozenset(
         phrase
         for phrase, vendors in owners.items()
-        if len(vendors) > 1 or phrase.startswith(GENERIC_MTA_WORDINGS) or any(phrase in t for t in standard)
+        if len(vendors) > 1
+        or phrase.startswith(GENERIC_MTA_WORDINGS)
+        or (phrase in all_standard if standard and "\n" not in phrase else any(phrase in t for t in standard))
     )
 
 
