@@ -46,3 +46,16 @@ def test_unwritable_cache_dir_still_works(tmp_path: Path, monkeypatch: pytest.Mo
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert read(monkeypatch, str(blocker / "sub"))["reason"]
+
+
+def test_other_files_caches_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    others = [
+        tmp_path / "knowledge-vendor_codes.1-2.json",
+        tmp_path / "regex-classifier-scanner-0.1-2.bin",
+        tmp_path / "knowledge-reasonsx.1-2.json",
+    ]
+    for other in others:
+        other.write_text("{}", encoding="utf-8")
+    read(monkeypatch, str(tmp_path))
+    assert all(other.exists() for other in others)
+    assert len(list(tmp_path.glob("knowledge-reasons.*.json"))) == 1

@@ -254,7 +254,7 @@ def _weigh(
 def _scanner() -> PhraseScanner:
     """One scanner for everything classify looks for in a text: the phrase tables' phrases and
     what the vendor recogniser looks for (its context needles and key phrases)."""
-    return PhraseScanner([*phrases.vocabulary(), *scan_vocabulary()])
+    return PhraseScanner([*phrases.vocabulary(), *scan_vocabulary()], cache_name="classifier-scanner")
 
 
 def _class_digit(status: str, reply_code: int | None) -> str:

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Final, Protocol
 
+from smtpdiag.classify.regexcache import compile_cached
+
 _META: Final = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS: Final = frozenset("?*{")
 _REPEATS: Final = _QUANTIFIERS | {"+"}
@@ -214,7 +216,9 @@ class PhraseScanner:
     that is not its own scan key is confirmed by a comparison at the place its key was found.
     """
 
-    def __init__(self, phrases: Iterable[str]) -> None:
+    def __init__(self, phrases: Iterable[str], cache_name: str | None = None) -> None:
+        """`cache_name`: keep the compiled regexes in the cache directory under this name, for the
+        next processes (`regexcache`; worth it for a large set that every process scans with)."""
         self.known = frozenset(p for p in phrases if p)
         # phrase -> the text it is looked for by: without its costly first characters, if any
         rests = {phrase: phrase.lstrip(_COSTLY_STARTS) or phrase for phrase in self.known}
@@ -232,7 +236,10 @@ class PhraseScanner:
             [k for k in keys if k[0] in _COMMON_STARTS],
             [k for k in keys if k[0] not in _COMMON_STARTS],
         )
-        self.regexes = tuple(re.compile(longest_match_regex(group)) for group in groups if group)
+        self.regexes = tuple(
+            re.compile(source) if cache_name is None else compile_cached(source, f"{cache_name}-{i}")
+            for i, source in enumerate(longest_match_regex(group) for group in groups if group)
+        )
         # When a key is the longest at a position, the keys found there are its prefixes: those
         # that are phrases are found (`direct`); the other phrases of each need a comparison at the
         # position (`checks`: the phrase, and how many characters before the key it starts).

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import zlib
 from functools import cache
 from typing import Any, cast
 
+from smtpdiag.knowledge import cache as cache_files
 from smtpdiag.knowledge.model import (
     LANGS,
     RETRIES,
@@ -38,18 +38,6 @@ class KnowledgeDataError(ValueError):
 # os.path and zlib here, no pathlib / importlib.resources / hashlib / tomllib at import time (those
 # cost ~12 ms per process); tomllib is imported only when a data file must really be parsed.
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-
-
-def _cache_dir() -> str | None:
-    """Where parsed data files are cached: $SMTPDIAG_CACHE_DIR, else the user's cache directory.
-
-    An empty SMTPDIAG_CACHE_DIR turns the cache off.
-    """
-    configured = os.environ.get("SMTPDIAG_CACHE_DIR")
-    if configured is not None:
-        return configured or None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "smtpdiag")
 
 
 def _data_bytes(name: str) -> bytes | None:
@@ -94,42 +82,24 @@ def _read(name: str) -> dict[str, Any]:
     raw = _data_bytes(name)
     if raw is None:
         return {}
-    cache_dir = _cache_dir()
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = os.path.join(cache_dir, f"{_cache_stem(name)}.{_content_key(raw)}.json")
+    cache_file = f"{_cache_stem(name)}.{_content_key(raw)}.json"
+    cached_bytes = cache_files.read(cache_file)
+    if cached_bytes is not None:
         try:
-            with open(cache_file, "rb") as f:
-                cached = json.loads(f.read())
+            cached = json.loads(cached_bytes)
             if isinstance(cached, dict):
                 return cached
-        except (OSError, ValueError):
-            pass  # no cache yet, or a damaged one: parse the TOML
+        except ValueError:
+            pass  # a damaged cache: parse the TOML
     import tomllib  # only here: most processes find the cache
 
     parsed = tomllib.loads(raw.decode("utf-8"))
-    if cache_file is not None:
-        _write_cache(cache_file, parsed)
-    return parsed
-
-
-def _write_cache(path: str, parsed: dict[str, Any]) -> None:
-    directory, filename = os.path.split(path)
     try:
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".{filename}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(parsed, ensure_ascii=False))
-        os.replace(tmp, path)  # atomic: concurrent processes never read a half-written cache
-        # caches of earlier versions of the data file: "knowledge-NAME." (or "knowledge-NAME-", the
-        # sha256-keyed names of earlier releases) then a content key
-        stem = filename.split(".", 1)[0]
-        for old in os.listdir(directory):
-            if old.startswith((stem + ".", stem + "-")) and old.endswith(".json") and old != filename:
-                with contextlib.suppress(FileNotFoundError):  # another process removed it first
-                    os.unlink(os.path.join(directory, old))
-    except (OSError, TypeError, ValueError):
-        pass  # a read-only home or odd values: work uncached
+        encoded = json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return parsed  # odd values: work uncached
+    cache_files.write(cache_file, encoded)
+    return parsed
 
 
 def _texts(raw: dict[str, Any], where: str) -> dict[str, Texts]:
