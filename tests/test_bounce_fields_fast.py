@@ -183,6 +183,8 @@ FIELD_PIECES = [
     "Final-Recipient: rfc822; a@b.c", "Original-Recipient: x", "Action: failed", "Status: 5.1.1",
     "Diagnostic-Code: smtp; 550 no", "X", ": v", "  continued", "\t", " ", "\n", "\r\n", "\r", "\n\n",
     "\x0b", "\u2028", "Final-Recipient:", "action: delayed", "junk line", "-", "1a: b",
+    "Ab\u00a0\u2003 : v", "Ab     : v", "Ab    :", "A" * 41 + ": v", "A" * 42 + ": v", "Aé: v", "A_b: v",
+    "Ab :: v", "Ab1-: v", "a-: v", "-a: v", "a b: v", "X-Y", "\x1c", "\x1f: v", "Ab:", "Ab\x1f:",
 ]  # fmt: skip
 
 
@@ -234,7 +236,7 @@ def old_transcript_command(text: str) -> str:
 def test_generated_transcripts_read_as_before(text: str) -> None:
     from smtpdiag.bounce.formats import rfc3464
 
-    assert rfc3464._transcript_command(text) == old_transcript_command(text), text
+    assert rfc3464._transcript_command(text, fields.fold_case(text)) == old_transcript_command(text), text
 
 
 def test_corpus_transcripts_read_as_before() -> None:
@@ -242,8 +244,11 @@ def test_corpus_transcripts_read_as_before() -> None:
 
     for text in _corpus_texts():
         head = text[: rfc3464.MAX_COMMAND_SCAN]
-        assert rfc3464._transcript_command(head) == old_transcript_command(head)
-        assert rfc3464._transcript_command(head.upper()) == old_transcript_command(head.upper())
+        for variant in (head, head.upper()):
+            low = fields.fold_case(variant)
+            assert rfc3464._transcript_command(variant, low) == old_transcript_command(variant)
+            # a prefix of the fold, as fill_from_text passes it
+            assert fields.find_command_folded(variant, low) == fields.find_command(variant)
 
 
 def test_long_field_lines_read_as_before() -> None:

@@ -15,6 +15,7 @@ from smtpdiag.bounce.fields import (
     clean_diagnostic,
     find_address,
     find_command,
+    find_command_folded,
     find_reply_code_and_status,
     find_status,
     fold_case,
@@ -79,9 +80,11 @@ def parse(ctx: Context) -> list[Facts]:
 MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the failing command
 
 
-def _transcript_command(text: str) -> str:
-    """The last command a session transcript in `text` shows as sent ("CONN": none was)."""
-    low = fold_case(text)
+def _transcript_command(text: str, low: str) -> str:
+    """The last command a session transcript in `text` shows as sent ("CONN": none was).
+
+    `low` is fold_case(text).
+    """
     if has_transcript_marker(low):  # (the regex cannot match without one)
         last: re.Match[str] | None = None
         for m in TRANSCRIPT_CMD_LOWER_RE.finditer(low):
@@ -96,6 +99,18 @@ def _transcript_command(text: str) -> str:
     return ""
 
 
+def _folded_head(ctx: Context, head: str) -> str:
+    """fold_case(head) for `head`, a prefix of ctx.text.
+
+    For ASCII it is the same prefix of ctx.text_lower, which the pipeline lowers anyway
+    (systems.identify reads it): lower-casing an ASCII character depends on no other, and what
+    lower() does to characters after the prefix leaves the prefix in place.
+    """
+    if head.isascii():
+        return ctx.text_lower[: len(head)]
+    return fold_case(head)
+
+
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
     """Complete a DSN's facts from its human-readable part (diagnostic and command)."""
     if not ctx.text:
@@ -106,7 +121,8 @@ def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
         f = facts[0]
         if not f.command:
             head = ctx.text[:MAX_COMMAND_SCAN]
-            f.command = find_command(head) or _transcript_command(head)
+            low = _folded_head(ctx, head)
+            f.command = find_command_folded(head, low) or _transcript_command(head, low)
         return
     blocks = None
     for f in facts:
