@@ -126,7 +126,9 @@ def typed_value(value: str) -> tuple[str, str]:
 
 def find_address(text: str) -> str:
     """The first e-mail address in `text` (angle brackets preferred), lower-cased; "" if none."""
-    m = ANGLE_ADDR_RE.search(text)
+    if "@" not in text:  # (both regexes need one: "" and "|/usr/bin/procmail" are common)
+        return ""
+    m = ANGLE_ADDR_RE.search(text) if "<" in text else None
     if m:
         addr = m.group(1)
     else:

@@ -162,8 +162,12 @@ def is_original_marker(line: str) -> bool:
     return ORIGINAL_MARKERS_RE.match(line) is not None
 
 
+# What ORIGINAL_HEADER_RE can see first: no other character matches r, d or x under (?i).
+ORIGINAL_HEADER_STARTS: Final = frozenset("rRdDxX")
+
+
 def is_original_header(line: str) -> bool:
-    return ":" in line and ORIGINAL_HEADER_RE.match(line) is not None
+    return line[:1] in ORIGINAL_HEADER_STARTS and ":" in line and ORIGINAL_HEADER_RE.match(line) is not None
 
 
 def bounce_text(ctx: Context) -> list[str]:
@@ -208,11 +212,23 @@ def excluded_addresses(ctx: Context) -> set[str]:
     """Addresses that are not failed recipients: the bounce's addressee (the original sender) etc."""
     values = [ctx.header(name)[:2000] for name in EXCLUDED_HEADERS]
     values.append(ctx.original_fields.get("from", "")[:2000])
-    # One scan of the values joined by blanks: an address holds no blank, so no match spans two.
-    joined = " ".join(values)
-    if "@" not in joined:
-        return set()
-    return {m.group(0).lower() for m in ADDR_RE.finditer(joined)}
+    return addresses_in(" ".join(values))
+
+
+def addresses_in(text: str) -> set[str]:
+    """{m.group(0).lower() for m in ADDR_RE.finditer(text)}, the regex tried on fewer places.
+
+    An address holds no blank: the matches are those in the blank-separated words, and only
+    the words with an "@" can hold one (the regex is not tried along the rest).
+    """
+    found: set[str] = set()
+    if "@" not in text:
+        return found
+    for word in text.split():
+        if "@" in word:
+            for m in ADDR_RE.finditer(word):
+                found.add(m.group(0).lower())
+    return found
 
 
 def _skip(addr: str, excluded: set[str]) -> bool:
@@ -224,31 +240,43 @@ def _skip(addr: str, excluded: set[str]) -> bool:
 
 def _addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     """(address, at_line_start) of the failed address a line is about, or None."""
+    hit = _find_addr(line, excluded)
+    return None if hit is None else (hit[0], hit[1] >= 0)
+
+
+def _find_addr(line: str, excluded: set[str]) -> tuple[str, int, int] | None:
+    """(address, start, end) of the failed address a line is about, or None.
+
+    start and end are LEADING_ADDR_RE's group 1 in the line when the address starts it
+    (the same span in the folded line), else -1 and -1.
+    """
     if "@" not in line:
         return None
     # The (?i) regexes match in the folded line; the addresses are read from the line itself.
     low = fold_case(line)
     m = LEADING_ADDR_LOWER_RE.match(low)
     if m:
-        addr = line[m.start(1) : m.end(1)].lower().strip(".")
-        if not _skip(addr, excluded) and not _ends_with_sender_hint(line[: m.start(1)]):
-            return addr, True
+        start = m.start(1)
+        end = m.end(1)
+        addr = line[start:end].lower().strip(".")
+        if not _skip(addr, excluded) and not _ends_with_sender_hint(line[:start]):
+            return addr, start, end
     if len(line) > 400:
         return None
     for mi in INLINE_ADDR_LOWER_RE.finditer(low):
         addr = line[mi.start(1) : mi.end(1)].lower().strip(".")
         if _skip(addr, excluded) or _ends_with_sender_hint(line[: mi.start(1)]):
             continue
-        return addr, False
+        return addr, -1, -1
     if line.lstrip().lower().startswith("pipe to |"):
         mp = ADDR_RE.search(line)
         if mp:
-            return mp.group(0).lower(), False
+            return mp.group(0).lower(), -1, -1
     mt = TRAILING_ADDR_RE.search(line)
     if mt and ":" in line[: mt.start(1)]:
         addr = mt.group(1).lower().strip(".")
         if not _skip(addr, excluded) and not _ends_with_sender_hint(line[: mt.start(1)].rstrip(" <[(")):
-            return addr, False
+            return addr, -1, -1
     return None
 
 
@@ -289,17 +317,17 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             if cur is not None and cur_lines > 0:
                 cur = None
             continue
-        hit = _addr_in_line(line, excluded) if "@" in line else None
+        hit = _find_addr(line, excluded) if "@" in line else None
         if (
             hit is not None
-            and hit[1]
+            and hit[1] >= 0
             and _ends_with_prev_sender(prev)
             and not line[: line.find("@")].strip(" <\t").count(" ")
         ):
             hit = None  # "A message sent by / <sender@x>": the address alone under a sender phrase
         prev = stripped
         if hit is not None:
-            addr, leading = hit
+            addr, start, end = hit
             if addr not in found:
                 if len(order) >= MAX_RECIPIENTS:
                     break
@@ -307,10 +335,10 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
                 order.append(addr)
             cur = addr
             cur_lines = 0
-            if leading:
-                m = LEADING_ADDR_RE.match(line)
-                rest = line[m.end(1) :].strip(" >:;,.)]\"'\t") if m else ""
-                head = line[: m.start(1)] if m else ""
+            if start >= 0:
+                # (LEADING_ADDR_RE.match(line)'s group 1: _find_addr matched its folded form)
+                rest = line[end:].strip(" >:;,.)]\"'\t")
+                head = line[:start]
                 if head and TRANSCRIPT_CMD_RE.search(head) and "rcpt" in head.lower():
                     # A session transcript (">>> RCPT To:<address>"): the reply that follows
                     # answered RCPT. A plain "RCPT TO: address" line only lists the envelope.
