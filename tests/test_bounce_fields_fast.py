@@ -229,7 +229,23 @@ def old_transcript_command(text: str) -> str:
 @settings(max_examples=600)
 @given(
     st.lists(
-        st.sampled_from([*PIECES, ">>>", "-->", "sent:", "SENT:", "ſent:", "<<<", "MAİL", "maıl"]),
+        st.sampled_from(
+            [
+                *PIECES,
+                ">>>",
+                "-->",
+                "sent:",
+                "SENT:",
+                "ſent:",
+                "<<<",
+                "MAİL",
+                "maıl",
+                ">",
+                ">>>>",
+                "--->",
+                "xsent:",
+            ]
+        ),
         max_size=14,
     ).map("".join)
 )
@@ -237,6 +253,19 @@ def test_generated_transcripts_read_as_before(text: str) -> None:
     from smtpdiag.bounce.formats import rfc3464
 
     assert rfc3464._transcript_command(text, fields.fold_case(text)) == old_transcript_command(text), text
+    _assert_last_transcript_match(fields.fold_case(text))
+
+
+def _assert_last_transcript_match(low: str) -> None:
+    from smtpdiag.bounce.formats import rfc3464
+
+    matches = list(fields.TRANSCRIPT_CMD_LOWER_RE.finditer(low))
+    last = rfc3464._last_transcript_match(low)
+    expected = matches[-1] if matches else None
+    assert (last and last.span(), last and last.span(1)) == (
+        expected and expected.span(),
+        expected and expected.span(1),
+    ), low
 
 
 def test_corpus_transcripts_read_as_before() -> None:
@@ -246,6 +275,7 @@ def test_corpus_transcripts_read_as_before() -> None:
         head = text[: rfc3464.MAX_COMMAND_SCAN]
         for variant in (head, head.upper()):
             low = fields.fold_case(variant)
+            _assert_last_transcript_match(low)
             assert rfc3464._transcript_command(variant, low) == old_transcript_command(variant)
             # a prefix of the fold, as fill_from_text passes it
             assert fields.find_command_folded(variant, low) == fields.find_command(variant)

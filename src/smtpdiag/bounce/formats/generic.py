@@ -151,7 +151,17 @@ ORIGINAL_HEADER_RE: Final = re.compile(r"(?i)^(?:received|return-path|dkim-signa
 MARKER_WORDS: Final = ("original", "message", "copy", "below")
 
 
+# What ORIGINAL_MARKERS_RE can see first after the line's leading blanks (a test derives it from
+# the pattern): most lines start otherwise, and this test is the cheapest.
+MARKER_STARTS: Final = frozenset("-=_*ocbtaymOCBTAYM")
+
+
 def is_original_marker(line: str) -> bool:
+    first = line[:1]
+    if first.isspace():
+        first = line.lstrip()[:1]
+    if first not in MARKER_STARTS:
+        return False
     if line.isascii():
         low = line.lower()
         for word in MARKER_WORDS:

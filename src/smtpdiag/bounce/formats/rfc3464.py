@@ -12,6 +12,7 @@ from typing import Final
 
 from smtpdiag.bounce.fields import (
     TRANSCRIPT_CMD_LOWER_RE,
+    TRANSCRIPT_MARKERS,
     clean_diagnostic,
     find_address,
     find_command,
@@ -80,15 +81,39 @@ def parse(ctx: Context) -> list[Facts]:
 MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the failing command
 
 
+def _last_transcript_match(low: str) -> re.Match[str] | None:
+    """The last match of TRANSCRIPT_CMD_LOWER_RE.finditer(low).
+
+    A match starts with one of TRANSCRIPT_MARKERS: the regex is tried only where they are
+    (found with str.find), in order and past the end of the last match, as finditer would.
+    Searching with the regex instead tries every "s" and "-" of a long text.
+    """
+    starts: list[int] = []
+    for marker in TRANSCRIPT_MARKERS:
+        at = low.find(marker)
+        while at >= 0:
+            starts.append(at)
+            at = low.find(marker, at + 1)
+    starts.sort()
+    last: re.Match[str] | None = None
+    free_from = 0
+    for at in starts:
+        if at < free_from:
+            continue
+        m = TRANSCRIPT_CMD_LOWER_RE.match(low, at)
+        if m is not None:
+            last = m
+            free_from = m.end()
+    return last
+
+
 def _transcript_command(text: str, low: str) -> str:
     """The last command a session transcript in `text` shows as sent ("CONN": none was).
 
     `low` is fold_case(text).
     """
     if has_transcript_marker(low):  # (the regex cannot match without one)
-        last: re.Match[str] | None = None
-        for m in TRANSCRIPT_CMD_LOWER_RE.finditer(low):
-            last = m
+        last = _last_transcript_match(low)
         if last is not None:
             # the command as the text writes it (what TRANSCRIPT_CMD_RE.findall gave)
             return text[last.start(1) : last.end(1)].upper()
