@@ -288,3 +288,14 @@ def test_long_field_lines_read_as_before() -> None:
         "Name:" + " " * 5000 + "value\n\tcont " + "y" * 5000 + "\n cont2",
     ):
         assert fields.parse_field_blocks(text) == old_parse_field_blocks(text)
+
+
+def test_plain_status_codes_are_found_as_before() -> None:
+    digits = ["0", "1", "5", "9", "٣", "a", ".", " "]
+    for klass in ["1", "2", "3", "4", "5", "٥", "x"]:
+        for sep1 in [".", ",", "-"]:
+            for subject in digits:
+                for sep2 in [".", " "]:
+                    for detail in digits:
+                        text = klass + sep1 + subject + sep2 + detail
+                        assert fields.find_status(text) == old_find_status(text), text

@@ -188,8 +188,28 @@ def find_reply_code(text: str) -> str:
     return m.group(1) if m else ""
 
 
+def _is_plain_status(text: str) -> bool:
+    """Whether `text` is just a status code of one-digit parts ("5.1.1"), the common Status: field.
+
+    Then it is what find_status gives: it holds no reply code, and STATUS_CODE_RE matches it whole.
+    """
+    return (
+        len(text) == 5
+        and text[1] == "."
+        and text[3] == "."
+        and text[0] in "245"
+        and text[2] in ASCII_DIGITS
+        and text[4] in ASCII_DIGITS
+    )
+
+
+ASCII_DIGITS: Final = "0123456789"
+
+
 def find_status(text: str) -> str:
     """The enhanced status code in a diagnostic text: the one right after a reply code first."""
+    if _is_plain_status(text):
+        return text
     text = text[:MAX_FIELD_CHARS]
     if CODE_DIGIT_RE.search(text) is None:
         return ""

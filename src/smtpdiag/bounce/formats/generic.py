@@ -303,12 +303,26 @@ def text_blocks(ctx: Context, lines: list[str] | None = None) -> list[TextBlock]
     return blocks
 
 
+def _error_lines(lines: list[str]) -> list[str]:
+    """The first MAX_DIAG_LINES of the lines that carry the remote server's words, stripped."""
+    out: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if _is_error_line(line, stripped):
+            out.append(stripped)
+            if len(out) >= MAX_DIAG_LINES:
+                break
+    return out
+
+
 def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
     found: dict[str, list[str]] = {}
     order: list[str] = []
     cur: str | None = None
     cur_lines = 0
-    orphans: list[str] = []
+    # Lines outside every block, which may carry the server's words (_is_error_line, tested at
+    # the end: only if some address was found; a third of the scans find none).
+    loose: list[str] = []
     pending: list[str] = []  # the lines of the paragraph before an address (some layouts put the error first)
     before: dict[str, str] = {}
     rcpt_sent: set[str] = set()  # addresses a transcript shows as sent in RCPT TO
@@ -369,13 +383,15 @@ def _scan(lines: list[str], excluded: set[str]) -> list[TextBlock]:
             found[cur].append(stripped)
             cur_lines += 1
         else:
-            if len(orphans) < MAX_DIAG_LINES and _is_error_line(line, stripped):
-                orphans.append(stripped)
+            loose.append(line)
             if cur is None:
                 pending.append(stripped)
                 if len(pending) > MAX_DIAG_LINES:
                     del pending[:-MAX_DIAG_LINES]
-    out = []
+    out: list[TextBlock] = []
+    if not order:
+        return out
+    orphans = _error_lines(loose)
     for a in order:
         diag = " ".join(found[a]) or before.get(a, "")
         if orphans and (len(order) == 1 or not find_reply_code(diag)):
