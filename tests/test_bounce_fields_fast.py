@@ -299,3 +299,12 @@ def test_plain_status_codes_are_found_as_before() -> None:
                     for detail in digits:
                         text = klass + sep1 + subject + sep2 + detail
                         assert fields.find_status(text) == old_find_status(text), text
+
+
+def test_common_field_keys_are_valid_names() -> None:
+    for key in fields.COMMON_FIELD_KEYS:
+        assert fields.FIELD_LINE_RE.fullmatch(key + ": v"), key
+        for spelling in (key, key.upper(), key.title(), key.replace("k", chr(0x212A))):
+            line = spelling + " : v"
+            m = fields.FIELD_LINE_RE.match(line)
+            assert fields._field_key(line) == (m.group(1).lower() if m else ""), line
