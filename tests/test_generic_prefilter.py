@@ -108,7 +108,27 @@ def test_prefilters_agree_with_the_regexes_on_the_corpus() -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["-", "--", " ", "*", "Original", "MESSAGE", "copy", "below", "this line", "ſ", "İ", "K", ":"]
+            [
+                "-",
+                "--",
+                " ",
+                "*",
+                "Original",
+                "MESSAGE",
+                "copy",
+                "below",
+                "this line",
+                "ſ",
+                "İ",
+                "K",
+                ":",
+                "\t",
+                "\u2003",
+                "\x85",
+                "\x1c",
+                "a copy of the original message",
+                "Content-Type: message/rfc822",
+            ]
         ),
         max_size=8,
     ).map("".join)

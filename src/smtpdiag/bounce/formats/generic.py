@@ -135,13 +135,24 @@ SKIP_LOCAL_PARTS: Final = frozenset({"mailer-daemon", "mail-daemon", "nobody"})
 
 
 class TextBlock:
-    __slots__ = ("command", "diagnostic", "recipient", "replycode", "status")
+    __slots__ = ("_command", "_seen_command", "diagnostic", "recipient", "replycode", "status")
 
     def __init__(self, recipient: str, diagnostic: str, command: str = "") -> None:
         self.recipient = recipient
         self.diagnostic = clean_diagnostic(diagnostic)
         self.replycode, self.status = find_reply_code_and_status(self.diagnostic)
-        self.command = find_command(self.diagnostic) or command
+        self._seen_command = command
+        self._command: str | None = None
+
+    @property
+    def command(self) -> str:
+        """The command the diagnostic names, else the one the scan saw it answer.
+
+        Looked for on first use: many blocks are dropped, or their facts have a command already.
+        """
+        if self._command is None:
+            self._command = find_command(self.diagnostic) or self._seen_command
+        return self._command
 
 
 # Header fields that only a returned original message has: where they start, the bounce's words end.
