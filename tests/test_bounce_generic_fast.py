@@ -13,6 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smtpdiag.bounce.fields import fold_case
 from smtpdiag.bounce.formats import generic
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
 
@@ -49,7 +50,16 @@ def old_addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     return None
 
 
+def _assert_same_inline_matches(line: str) -> None:
+    """The respelled lower-case INLINE regex finds in the folded line what (?i) finds in the line."""
+    low = fold_case(line)
+    assert [(m.span(), m.span(1)) for m in generic.INLINE_ADDR_LOWER_RE.finditer(low)] == [
+        (m.span(), m.span(1)) for m in generic.INLINE_ADDR_RE.finditer(line)
+    ], line
+
+
 def _assert_same(line: str) -> None:
+    _assert_same_inline_matches(line)
     for excluded in (set(), {"a@b.c", "x@example.org"}):
         assert generic._addr_in_line(line, excluded) == old_addr_in_line(line, excluded), line
         hit = generic._find_addr(line, excluded)

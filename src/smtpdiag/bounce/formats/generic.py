@@ -67,10 +67,20 @@ LEADING_ADDR_RE: Final = re.compile(
     re.IGNORECASE,
 )
 # An address inside a sentence that names it as the one that failed.
+INLINE_WORDS: Final = (
+    "to",
+    "for",
+    "recipient",
+    "user",
+    "address",
+    "mailbox",
+    "addressee",
+    "destinataire",
+    "rcpt",
+)
+INLINE_TAIL: Final = r"\b[^<>@\n]{0,12}[:\s]\s{0,4}<?"  # what follows the word, up to the address
 INLINE_ADDR_RE: Final = re.compile(
-    r"(?:\b(?:to|for|recipient|user|address|mailbox|addressee|destinataire|rcpt)\b[^<>@\n]{0,12}[:\s]\s{0,4}"
-    r"<?|<)"
-    r"(" + ADDR_PATTERN + ")",
+    r"(?:\b(?:" + "|".join(INLINE_WORDS) + ")" + INLINE_TAIL + "|<)(" + ADDR_PATTERN + ")",
     re.IGNORECASE,
 )
 # "Delivery failed: user@host", "User mailbox exceeds allowed size: user@host": the line's last word.
@@ -94,7 +104,17 @@ PREV_SENDER_SPAN: Final = 14  # "sent by" 7 + 4 blanks + ":" + newline
 # The (?i) regexes of this module without (?i), for fold_case()d text (fields.fold_case: the
 # matches are at the same places, ~3x faster). Their patterns spell letters in lower case only.
 LEADING_ADDR_LOWER_RE: Final = re.compile(LEADING_ADDR_RE.pattern)
-INLINE_ADDR_LOWER_RE: Final = re.compile(INLINE_ADDR_RE.pattern)
+# INLINE_ADDR_RE's lower-case form has every alternative start with a letter: "\bto" is spelled
+# "t(?<!\wt)o" (no word character before the "t"), in the same order. The regex engine then skips
+# to the places where one of those first letters is instead of trying each alternative at every
+# position (the same matches, ~20% faster).
+INLINE_ADDR_LOWER_RE: Final = re.compile(
+    "(?:"
+    + "|".join(word[0] + r"(?<!\w" + word[0] + ")" + word[1:] + INLINE_TAIL for word in INLINE_WORDS)
+    + "|<)("
+    + ADDR_PATTERN
+    + ")"
+)
 SENDER_HINT_LOWER_RE: Final = re.compile(SENDER_HINT_RE.pattern.removeprefix("(?i)"))
 PREV_SENDER_LOWER_RE: Final = re.compile(PREV_SENDER_RE.pattern.removeprefix("(?i)"))
 
