@@ -199,3 +199,7 @@ def test_marker_starts_are_what_the_regex_can_start_with() -> None:
     first.discard(" ")
     # (?i): a letter's other case too (no other character folds to these letters)
     assert {ch for f in first for ch in (f.lower(), f.upper())} == set(generic.MARKER_STARTS)
+
+
+def test_blanks_are_every_blank() -> None:
+    assert {chr(cp) for cp in range(0x110000) if chr(cp).isspace()} == generic.BLANKS

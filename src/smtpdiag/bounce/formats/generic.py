@@ -187,9 +187,13 @@ MARKER_WORDS: Final = ("original", "message", "copy", "below")
 MARKER_STARTS: Final = frozenset("-=_*ocbtaymOCBTAYM")
 
 
+# The characters str.isspace() (and \s) call blanks: none is above U+3000 (a test checks it).
+BLANKS: Final = frozenset(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
 def is_original_marker(line: str) -> bool:
     first = line[:1]
-    if first.isspace():
+    if first in BLANKS:  # (a set lookup: cheaper than calling isspace())
         first = line.lstrip()[:1]
     if first not in MARKER_STARTS:
         return False
