@@ -183,6 +183,8 @@ FIELD_PIECES = [
     "Final-Recipient: rfc822; a@b.c", "Original-Recipient: x", "Action: failed", "Status: 5.1.1",
     "Diagnostic-Code: smtp; 550 no", "X", ": v", "  continued", "\t", " ", "\n", "\r\n", "\r", "\n\n",
     "\x0b", "\u2028", "Final-Recipient:", "action: delayed", "junk line", "-", "1a: b",
+    "Ab\u00a0\u2003 : v", "Ab     : v", "Ab    :", "A" * 41 + ": v", "A" * 42 + ": v", "Aé: v", "A_b: v",
+    "Ab :: v", "Ab1-: v", "a-: v", "-a: v", "a b: v", "X-Y", "\x1c", "\x1f: v", "Ab:", "Ab\x1f:",
 ]  # fmt: skip
 
 
@@ -227,14 +229,43 @@ def old_transcript_command(text: str) -> str:
 @settings(max_examples=600)
 @given(
     st.lists(
-        st.sampled_from([*PIECES, ">>>", "-->", "sent:", "SENT:", "ſent:", "<<<", "MAİL", "maıl"]),
+        st.sampled_from(
+            [
+                *PIECES,
+                ">>>",
+                "-->",
+                "sent:",
+                "SENT:",
+                "ſent:",
+                "<<<",
+                "MAİL",
+                "maıl",
+                ">",
+                ">>>>",
+                "--->",
+                "xsent:",
+            ]
+        ),
         max_size=14,
     ).map("".join)
 )
 def test_generated_transcripts_read_as_before(text: str) -> None:
     from smtpdiag.bounce.formats import rfc3464
 
-    assert rfc3464._transcript_command(text) == old_transcript_command(text), text
+    assert rfc3464._transcript_command(text, fields.fold_case(text)) == old_transcript_command(text), text
+    _assert_last_transcript_match(fields.fold_case(text))
+
+
+def _assert_last_transcript_match(low: str) -> None:
+    from smtpdiag.bounce.formats import rfc3464
+
+    matches = list(fields.TRANSCRIPT_CMD_LOWER_RE.finditer(low))
+    last = rfc3464._last_transcript_match(low)
+    expected = matches[-1] if matches else None
+    assert (last and last.span(), last and last.span(1)) == (
+        expected and expected.span(),
+        expected and expected.span(1),
+    ), low
 
 
 def test_corpus_transcripts_read_as_before() -> None:
@@ -242,8 +273,12 @@ def test_corpus_transcripts_read_as_before() -> None:
 
     for text in _corpus_texts():
         head = text[: rfc3464.MAX_COMMAND_SCAN]
-        assert rfc3464._transcript_command(head) == old_transcript_command(head)
-        assert rfc3464._transcript_command(head.upper()) == old_transcript_command(head.upper())
+        for variant in (head, head.upper()):
+            low = fields.fold_case(variant)
+            _assert_last_transcript_match(low)
+            assert rfc3464._transcript_command(variant, low) == old_transcript_command(variant)
+            # a prefix of the fold, as fill_from_text passes it
+            assert fields.find_command_folded(variant, low) == fields.find_command(variant)
 
 
 def test_long_field_lines_read_as_before() -> None:
@@ -253,3 +288,23 @@ def test_long_field_lines_read_as_before() -> None:
         "Name:" + " " * 5000 + "value\n\tcont " + "y" * 5000 + "\n cont2",
     ):
         assert fields.parse_field_blocks(text) == old_parse_field_blocks(text)
+
+
+def test_plain_status_codes_are_found_as_before() -> None:
+    digits = ["0", "1", "5", "9", "٣", "a", ".", " "]
+    for klass in ["1", "2", "3", "4", "5", "٥", "x"]:
+        for sep1 in [".", ",", "-"]:
+            for subject in digits:
+                for sep2 in [".", " "]:
+                    for detail in digits:
+                        text = klass + sep1 + subject + sep2 + detail
+                        assert fields.find_status(text) == old_find_status(text), text
+
+
+def test_common_field_keys_are_valid_names() -> None:
+    for key in fields.COMMON_FIELD_KEYS:
+        assert fields.FIELD_LINE_RE.fullmatch(key + ": v"), key
+        for spelling in (key, key.upper(), key.title(), key.replace("k", chr(0x212A))):
+            line = spelling + " : v"
+            m = fields.FIELD_LINE_RE.match(line)
+            assert fields._field_key(line) == (m.group(1).lower() if m else ""), line

@@ -13,6 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smtpdiag.bounce.fields import fold_case
 from smtpdiag.bounce.formats import generic
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
 
@@ -49,9 +50,22 @@ def old_addr_in_line(line: str, excluded: set[str]) -> tuple[str, bool] | None:
     return None
 
 
+def _assert_same_inline_matches(line: str) -> None:
+    """The respelled lower-case INLINE regex finds in the folded line what (?i) finds in the line."""
+    low = fold_case(line)
+    assert [(m.span(), m.span(1)) for m in generic.INLINE_ADDR_LOWER_RE.finditer(low)] == [
+        (m.span(), m.span(1)) for m in generic.INLINE_ADDR_RE.finditer(line)
+    ], line
+
+
 def _assert_same(line: str) -> None:
+    _assert_same_inline_matches(line)
     for excluded in (set(), {"a@b.c", "x@example.org"}):
         assert generic._addr_in_line(line, excluded) == old_addr_in_line(line, excluded), line
+        hit = generic._find_addr(line, excluded)
+        if hit is not None and hit[1] >= 0:  # the span _scan reads instead of matching again
+            m = generic.LEADING_ADDR_RE.match(line)
+            assert m is not None and (hit[1], hit[2]) == m.span(1), line
     assert generic._ends_with_sender_hint(line) == (generic.SENDER_HINT_RE.search(line) is not None), line
     assert generic._ends_with_prev_sender(line) == (generic.PREV_SENDER_RE.search(line) is not None), line
 
@@ -99,3 +113,25 @@ def test_lower_case_patterns_spell_no_capitals() -> None:
         assert not rx.flags & re.IGNORECASE
         assert not re.search(r"(?<!\\)[A-Z]", rx.pattern), rx.pattern
         assert not re.search(r"\\[A-Z]", rx.pattern), rx.pattern
+
+
+def _assert_same_addresses(text: str) -> None:
+    assert generic.addresses_in(text) == {m.group(0).lower() for m in generic.ADDR_RE.finditer(text)}, text
+
+
+def test_addresses_in_the_corpus_read_as_before() -> None:
+    lines = _corpus_lines()
+    for line in lines:
+        _assert_same_addresses(line)
+    _assert_same_addresses(" ".join(lines))
+
+
+@settings(max_examples=600)
+@given(
+    st.lists(
+        st.sampled_from([*PIECES, "\u2003", "\x1c", "\u00a0", "a" * 130 + "@b", "@", "x@.", "é@ü.de"]),
+        max_size=14,
+    ).map("".join)
+)
+def test_generated_addresses_read_as_before(text: str) -> None:
+    _assert_same_addresses(text)

@@ -108,7 +108,27 @@ def test_prefilters_agree_with_the_regexes_on_the_corpus() -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["-", "--", " ", "*", "Original", "MESSAGE", "copy", "below", "this line", "ſ", "İ", "K", ":"]
+            [
+                "-",
+                "--",
+                " ",
+                "*",
+                "Original",
+                "MESSAGE",
+                "copy",
+                "below",
+                "this line",
+                "ſ",
+                "İ",
+                "K",
+                ":",
+                "\t",
+                "\u2003",
+                "\x85",
+                "\x1c",
+                "a copy of the original message",
+                "Content-Type: message/rfc822",
+            ]
         ),
         max_size=8,
     ).map("".join)
@@ -116,3 +136,70 @@ def test_prefilters_agree_with_the_regexes_on_the_corpus() -> None:
 def test_prefilters_agree_with_the_regexes(line: str) -> None:
     assert generic.is_original_marker(line) == (generic.ORIGINAL_MARKERS_RE.match(line) is not None)
     assert generic.is_original_header(line) == (generic.ORIGINAL_HEADER_RE.match(line) is not None)
+
+
+def _first_chars(items: list, seen_blank_ok: bool = True) -> tuple[set[str], bool]:
+    """(characters a match of the parsed items can start with, whether the items can match "").
+
+    Optional \\s repeats are passed over: they are the blanks is_original_marker skips.
+    """
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    out: set[str] = set()
+    for op, av in items:
+        if op is c.AT:
+            continue
+        if op is c.LITERAL:
+            out.add(chr(av))
+            return out, False
+        if op is c.IN:
+            for kind, value in av:
+                if kind is c.LITERAL:
+                    out.add(chr(value))
+                elif kind is c.RANGE:
+                    out.update(chr(x) for x in range(value[0], value[1] + 1))
+                elif kind is c.CATEGORY and value is c.CATEGORY_SPACE:
+                    out.add(" ")
+                else:
+                    raise AssertionError(f"unexpected class item {kind}")
+            return out, False
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            low, _, sub = av
+            first, empty = _first_chars(list(sub))
+            if first == {" "}:
+                continue  # leading blanks
+            out |= first
+            if low > 0 and not empty:
+                return out, False
+            continue
+        if op is c.SUBPATTERN:
+            first, empty = _first_chars(list(av[3]))
+            out |= first
+            if not empty:
+                return out, False
+            continue
+        if op is c.BRANCH:
+            empty_any = False
+            for branch in av[1]:
+                first, empty = _first_chars(list(branch))
+                out |= first
+                empty_any = empty_any or empty
+            if not empty_any:
+                return out, False
+            continue
+        raise AssertionError(f"unexpected op {op}")
+    return out, True
+
+
+def test_marker_starts_are_what_the_regex_can_start_with() -> None:
+    from re import _parser  # type: ignore[attr-defined]
+
+    first, empty = _first_chars(list(_parser.parse(generic.ORIGINAL_MARKERS_RE.pattern)))
+    assert not empty
+    first.discard(" ")
+    # (?i): a letter's other case too (no other character folds to these letters)
+    assert {ch for f in first for ch in (f.lower(), f.upper())} == set(generic.MARKER_STARTS)
+
+
+def test_blanks_are_every_blank() -> None:
+    assert {chr(cp) for cp in range(0x110000) if chr(cp).isspace()} == generic.BLANKS

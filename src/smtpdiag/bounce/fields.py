@@ -46,6 +46,51 @@ PER_MESSAGE_FIELDS: Final = frozenset(
 )
 
 
+# FIELD_LINE_RE's name: 2 to 41 characters, blanks (\s: what str.rstrip strips) up to 4, ":".
+MAX_FIELD_NAME: Final = 41
+MAX_NAME_BLANKS: Final = 4
+
+
+# The names most field lines have (of delivery-status blocks and of returned headers), lower-cased.
+COMMON_FIELD_KEYS: Final = frozenset(
+    {
+        "final-recipient", "original-recipient", "x-actual-recipient", "action", "status",
+        "diagnostic-code", "remote-mta", "reporting-mta", "received-from-mta", "arrival-date",
+        "last-attempt-date", "will-retry-until", "original-envelope-id", "x-postfix-queue-id",
+        "x-postfix-sender", "x-display-name", "from", "to", "cc", "bcc", "subject", "date",
+        "message-id", "received", "return-path", "mime-version", "content-type",
+        "content-transfer-encoding", "dkim-signature", "x-mailer", "reply-to", "sender",
+        "references", "in-reply-to", "delivered-to", "x-original-to", "authentication-results",
+        "x-received", "x-priority", "user-agent", "precedence", "importance", "content-language",
+        "thread-topic", "thread-index", "x-originating-ip", "list-unsubscribe", "errors-to",
+    }
+)  # fmt: skip
+
+
+def _field_key(line: str) -> str:
+    """The lower-cased name of the field `line` starts, "" when FIELD_LINE_RE does not match it.
+
+    Tested with str methods rather than the regex (parse_field_blocks' cost is per line): the
+    name cannot hold a ":", so its end is the first ":" if that comes soon enough.
+    """
+    colon = line.find(":", 0, MAX_FIELD_NAME + MAX_NAME_BLANKS + 1)
+    if colon < 2:
+        return ""
+    name = line[:colon].rstrip()
+    size = len(name)
+    if size < 2 or size > MAX_FIELD_NAME or colon - size > MAX_NAME_BLANKS:
+        return ""
+    key = name.lower()
+    if key in COMMON_FIELD_KEYS and name.isascii():
+        return key  # (an ASCII name that lower-cases to a valid one is valid: two tests saved)
+    # [A-Za-z][A-Za-z0-9\-]{1,40}: ASCII, a letter first, then letters, digits and hyphens
+    if not (name.isascii() and name[0].isalpha()):
+        return ""
+    if not name.isalnum() and not name.replace("-", "").isalnum():
+        return ""
+    return key
+
+
 def parse_field_blocks(text: str) -> list[dict[str, str]]:
     """RFC 822-style field blocks ("Name: value", continuation lines) separated by blank lines.
 
@@ -63,24 +108,25 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
                 blocks.append(cur)
                 cur, last = {}, ""
             continue
-        if last and line[0] in " \t":
-            value = cur[last]
-            if len(value) < MAX_FIELD_CHARS:
-                cur[last] = (value + " " + line.strip())[:MAX_FIELD_CHARS]
-            continue
-        m = FIELD_LINE_RE.match(line, 0, MAX_FIELD_CHARS)  # (as if cut there: "$" matches at the end)
-        if m is None:
+        first = line[0]
+        if first == " " or first == "\t":
+            if last:
+                value = cur[last]
+                if len(value) < MAX_FIELD_CHARS:
+                    cur[last] = (value + " " + line.strip())[:MAX_FIELD_CHARS]
+            continue  # (else: no field either, a name starts with a letter; `last` is "" already)
+        key = _field_key(line)
+        if not key:
             last = ""
             continue
-        name, value = m.groups()
-        key = name.lower()
         if key in cur:
             if key != "final-recipient":
                 last = ""
                 continue
             blocks.append(cur)
             cur = {}
-        cur[key] = value.strip()
+        # FIELD_LINE_RE's value, as matched in line[:MAX_FIELD_CHARS] and stripped
+        cur[key] = line[line.find(":") + 1 : MAX_FIELD_CHARS].strip()
         last = key
     if cur:
         blocks.append(cur)
@@ -99,7 +145,9 @@ def typed_value(value: str) -> tuple[str, str]:
 
 def find_address(text: str) -> str:
     """The first e-mail address in `text` (angle brackets preferred), lower-cased; "" if none."""
-    m = ANGLE_ADDR_RE.search(text)
+    if "@" not in text:  # (both regexes need one: "" and "|/usr/bin/procmail" are common)
+        return ""
+    m = ANGLE_ADDR_RE.search(text) if "<" in text else None
     if m:
         addr = m.group(1)
     else:
@@ -159,8 +207,28 @@ def find_reply_code(text: str) -> str:
     return m.group(1) if m else ""
 
 
+def _is_plain_status(text: str) -> bool:
+    """Whether `text` is just a status code of one-digit parts ("5.1.1"), the common Status: field.
+
+    Then it is what find_status gives: it holds no reply code, and STATUS_CODE_RE matches it whole.
+    """
+    return (
+        len(text) == 5
+        and text[1] == "."
+        and text[3] == "."
+        and text[0] in "245"
+        and text[2] in ASCII_DIGITS
+        and text[4] in ASCII_DIGITS
+    )
+
+
+ASCII_DIGITS: Final = "0123456789"
+
+
 def find_status(text: str) -> str:
     """The enhanced status code in a diagnostic text: the one right after a reply code first."""
+    if _is_plain_status(text):
+        return text
     text = text[:MAX_FIELD_CHARS]
     if CODE_DIGIT_RE.search(text) is None:
         return ""
@@ -311,7 +379,17 @@ def _command_words(low: str) -> list[tuple[int, int]]:
 def find_command(text: str) -> str:
     """The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)"."""
     text = text[:MAX_FIELD_CHARS]
-    low = fold_case(text)  # the words and phrases are matched in it, at the same positions
+    return find_command_folded(text, fold_case(text))
+
+
+def find_command_folded(text: str, low: str) -> str:
+    """find_command(text) for a caller that has `low` = fold_case(text) at hand.
+
+    Only the first MAX_FIELD_CHARS characters of both are read (fold_case keeps every position,
+    so a prefix of `low` is the fold of the same prefix of `text`).
+    """
+    text = text[:MAX_FIELD_CHARS]
+    low = low[:MAX_FIELD_CHARS]  # the words and phrases are matched in it, at the same positions
     for start, end in _command_words(low):
         m = COMMAND_AT_END_LOWER_RE.search(low, max(0, start - 40), end)
         if m:

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Final
 
-from smtpdiag.bounce.fields import ADDR_RE, find_reply_code_and_status, find_status, infer_command
+from smtpdiag.bounce.fields import (
+    ADDR_RE,
+    find_reply_code_and_status,
+    find_status,
+    infer_command,
+    infer_command_from_session,
+)
 from smtpdiag.bounce.formats import MODULES, generic, rfc3464, systems
 from smtpdiag.bounce.formats.base import Context, Facts
 from smtpdiag.bounce.mime import parse_bytes, walk_parts
@@ -80,7 +86,9 @@ def _analyze(message: bytes | Message) -> Report:
                 name = system
                 for f in facts:
                     f.command = f.command or systems.command_hint(system, f.diagnostic)
-        return Report(results=[_result(ctx, f, name) for f in facts[:MAX_RESULTS]], format=name)
+        # What rfc3464 and generic already read of each diagnostic, so _result need not again.
+        read = READ_BY_GENERIC if mod is generic else READ_BY_RFC3464 if mod is rfc3464 else READ_NOTHING
+        return Report(results=[_result(ctx, f, name, read) for f in facts[:MAX_RESULTS]], format=name)
     facts = _recipients_of_original(ctx)
     if facts:
         name = systems.identify(ctx) or generic.NAME
@@ -139,10 +147,26 @@ def prefer_status(field_status: str, diag_status: str, reply: str) -> str:
     return field_status
 
 
-def _result(ctx: Context, f: Facts, fmt: str) -> BounceResult:
+# What a format module has already found in each of its facts' diagnostics (flags for _result).
+READ_NOTHING: Final = 0
+# find_command(f.diagnostic) is "" whenever f.command is "" (rfc3464: facts_from_blocks looked,
+# and fill_from_text only sets a diagnostic where there was none, with what text_blocks found).
+READ_COMMAND: Final = 1
+# f.replycode, f.status are find_reply_code_and_status(f.diagnostic) (generic: TextBlock's).
+READ_CODES: Final = 2
+READ_BY_RFC3464: Final = READ_COMMAND
+READ_BY_GENERIC: Final = READ_COMMAND | READ_CODES
+
+
+def _result(ctx: Context, f: Facts, fmt: str, read: int = READ_NOTHING) -> BounceResult:
     if not f.command:
-        f.command = infer_command(f.diagnostic)
-    if f.replycode:
+        # (infer_command is find_command, then infer_command_from_session)
+        f.command = (
+            infer_command_from_session(f.diagnostic) if read & READ_COMMAND else infer_command(f.diagnostic)
+        )
+    if read & READ_CODES:
+        reply, diag_status = f.replycode, f.status
+    elif f.replycode:
         reply, diag_status = f.replycode, find_status(f.diagnostic)
     else:
         reply, diag_status = find_reply_code_and_status(f.diagnostic)

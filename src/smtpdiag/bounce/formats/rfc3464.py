@@ -12,9 +12,11 @@ from typing import Final
 
 from smtpdiag.bounce.fields import (
     TRANSCRIPT_CMD_LOWER_RE,
+    TRANSCRIPT_MARKERS,
     clean_diagnostic,
     find_address,
     find_command,
+    find_command_folded,
     find_reply_code_and_status,
     find_status,
     fold_case,
@@ -79,13 +81,39 @@ def parse(ctx: Context) -> list[Facts]:
 MAX_COMMAND_SCAN: Final = 16384  # characters of human text searched for the failing command
 
 
-def _transcript_command(text: str) -> str:
-    """The last command a session transcript in `text` shows as sent ("CONN": none was)."""
-    low = fold_case(text)
-    if has_transcript_marker(low):  # (the regex cannot match without one)
-        last: re.Match[str] | None = None
-        for m in TRANSCRIPT_CMD_LOWER_RE.finditer(low):
+def _last_transcript_match(low: str) -> re.Match[str] | None:
+    """The last match of TRANSCRIPT_CMD_LOWER_RE.finditer(low).
+
+    A match starts with one of TRANSCRIPT_MARKERS: the regex is tried only where they are
+    (found with str.find), in order and past the end of the last match, as finditer would.
+    Searching with the regex instead tries every "s" and "-" of a long text.
+    """
+    starts: list[int] = []
+    for marker in TRANSCRIPT_MARKERS:
+        at = low.find(marker)
+        while at >= 0:
+            starts.append(at)
+            at = low.find(marker, at + 1)
+    starts.sort()
+    last: re.Match[str] | None = None
+    free_from = 0
+    for at in starts:
+        if at < free_from:
+            continue
+        m = TRANSCRIPT_CMD_LOWER_RE.match(low, at)
+        if m is not None:
             last = m
+            free_from = m.end()
+    return last
+
+
+def _transcript_command(text: str, low: str) -> str:
+    """The last command a session transcript in `text` shows as sent ("CONN": none was).
+
+    `low` is fold_case(text).
+    """
+    if has_transcript_marker(low):  # (the regex cannot match without one)
+        last = _last_transcript_match(low)
         if last is not None:
             # the command as the text writes it (what TRANSCRIPT_CMD_RE.findall gave)
             return text[last.start(1) : last.end(1)].upper()
@@ -94,6 +122,18 @@ def _transcript_command(text: str) -> str:
         # server refused at its greeting (Sendmail's transcript of a refused connection).
         return "CONN"
     return ""
+
+
+def _folded_head(ctx: Context, head: str) -> str:
+    """fold_case(head) for `head`, a prefix of ctx.text.
+
+    For ASCII it is the same prefix of ctx.text_lower, which the pipeline lowers anyway
+    (systems.identify reads it): lower-casing an ASCII character depends on no other, and what
+    lower() does to characters after the prefix leaves the prefix in place.
+    """
+    if head.isascii():
+        return ctx.text_lower[: len(head)]
+    return fold_case(head)
 
 
 def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
@@ -106,7 +146,8 @@ def fill_from_text(ctx: Context, facts: list[Facts]) -> None:
         f = facts[0]
         if not f.command:
             head = ctx.text[:MAX_COMMAND_SCAN]
-            f.command = find_command(head) or _transcript_command(head)
+            low = _folded_head(ctx, head)
+            f.command = find_command_folded(head, low) or _transcript_command(head, low)
         return
     blocks = None
     for f in facts:
