@@ -8,7 +8,6 @@ It never raises on bad input: a message that cannot be read, or is not a bounce,
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Final
@@ -29,8 +28,6 @@ from smtpdiag.classify.core import HARD_REASONS
 from smtpdiag.classify.lda import local_agent_reason
 from smtpdiag.classify.providers import host_phrase, host_rule
 from smtpdiag.vendors import vendor_hint
-
-log = logging.getLogger(__name__)
 
 SYSTEM_NAMES: Final = frozenset(systems.BY_NAME)
 MAX_RESULTS: Final = 1000  # recipients reported per message
@@ -53,7 +50,9 @@ def analyze_report(message: bytes | Message) -> Report:
     try:
         return _analyze(message)
     except Exception as exc:  # the contract: bad input never raises out of the API
-        log.debug("bounce analysis failed", exc_info=True)
+        import logging  # only on this rare path: the import costs a few ms of every command's start
+
+        logging.getLogger(__name__).debug("bounce analysis failed", exc_info=True)
         return Report(error=f"{type(exc).__name__}: {exc}"[:300])
 
 
