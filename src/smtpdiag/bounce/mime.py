@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fastmime import Part
+from smtpdiag.bounce.fields import MAX_FIELD_CHARS
 
 MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024  # bytes of a message parsed; the rest is not needed to judge it
 MAX_TEXT_CHARS: Final = 256 * 1024  # characters of human-readable text kept for the format modules
@@ -176,6 +177,9 @@ class Parts:
     feedback_report: str = ""  # message/feedback-report text (ARF)
     original_headers: str = ""  # headers of the returned message (message/rfc822 or text/rfc822-headers)
     original_body: str = ""
+    # Context.original_fields of `original_headers` when walk_parts wrote that text from the
+    # returned message's fields (None: the text has to be parsed, as for any other source)
+    original_fields: dict[str, str] | None = None
     json_parts: list[str] = field(default_factory=list)  # application/json parts (Amazon SES)
     content_types: list[str] = field(default_factory=list)
 
@@ -197,13 +201,38 @@ ORIGINAL_FIELDS: Final = frozenset({"message-id", "from", "to", "subject", "date
 
 def _headers_text(msg: Part) -> str:
     """The fields of a returned message that bounce analysis reports (not its Received trail)."""
-    lines = []
+    return _original_headers(msg)[0]
+
+
+#: The fields Context.original_fields reports, in the order it reads them.
+ORIGINAL_VIEW_FIELDS: Final = ("message-id", "from", "to", "subject")
+
+
+def _original_headers(msg: Part) -> tuple[str, dict[str, str]]:
+    """`_headers_text(msg)` and what Context.original_fields makes of that text.
+
+    The text is one line "Name: value" per field, the value decoded with its blanks collapsed
+    (no line break left in it). fields.parse_field_blocks reads such a line as the name and
+    the value cut where the line is cut (MAX_FIELD_CHARS characters), stripped; the first of
+    each name counts; there is no blank line, so it is all one block. original_fields then
+    decodes the values again. Doing the same here saves splitting and matching the text again.
+    """
+    lines: list[str] = []
+    first: dict[str, str] = {}
     # the raw fields + the policy's fetch for the few fields kept is what items() gives for
     # them, without fetching (sanitizing) every field of a long Received trail
     for k, v in itertools.islice(msg.fields, 200):
-        if k.lower() in ORIGINAL_FIELDS:
-            lines.append(f"{k}: {decode_header(msg.fetch(k, v))}")
-    return "\n".join(lines)
+        key = k.lower()
+        if key in ORIGINAL_FIELDS:
+            value = decode_header(msg.fetch(k, v))
+            lines.append(f"{k}: {value}")
+            if key not in first:
+                first[key] = value[: MAX_FIELD_CHARS - len(k) - 2].strip()
+    view: dict[str, str] = {}
+    for key in ORIGINAL_VIEW_FIELDS:
+        if key in first:
+            view[key] = decode_header(first[key])
+    return "\n".join(lines), view
 
 
 def walk_parts(msg: Part | Message) -> Parts:
@@ -226,7 +255,9 @@ def walk_parts(msg: Part | Message) -> Parts:
             if not out.original_headers:
                 inner = part.children
                 if inner:
-                    out.original_headers = _headers_text(inner[0])
+                    out.original_headers, fields_view = _original_headers(inner[0])
+                    if out.original_headers:
+                        out.original_fields = fields_view
                     body = fastmime.payload_text(inner[0])
                     if body is not None:
                         out.original_body = body[:4096]

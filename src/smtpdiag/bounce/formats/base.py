@@ -174,6 +174,10 @@ class Context:
     def original_fields(self) -> dict[str, str]:
         """Message-ID/From/To/Subject of the returned message (attached or inline)."""
         if self._original_fields is None:
+            if self.parts.original_headers and self.parts.original_fields is not None:
+                # read from the returned message's fields already (mime._original_headers)
+                self._original_fields = self.parts.original_fields
+                return self._original_fields
             out: dict[str, str] = {}
             src = self.parts.original_headers or self.inline_original
             for block in parse_field_blocks(src)[:1] if src else []:
