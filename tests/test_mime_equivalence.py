@@ -44,8 +44,9 @@ def _safely(compute: object) -> object:
 def _parts_views(ctx: Context) -> dict[str, object]:
     """The views computed from the Parts alone."""
     parts = dataclasses.asdict(ctx.parts)
-    # the fields view walk_parts fills (the reference leaves it None): compared as original_fields
+    # the fields views walk_parts fills (the reference leaves it None): compared as original_fields
     parts.pop("original_fields")
+    parts.pop("status_fields")  # (the same for status_blocks)
     return {
         "parts": parts,
         "original_fields": _safely(lambda: ctx.original_fields),

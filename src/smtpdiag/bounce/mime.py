@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fastmime import Part
-from smtpdiag.bounce.fields import MAX_FIELD_CHARS
+from smtpdiag.bounce.fields import FIELD_LINE_RE, MAX_FIELD_CHARS
 
 MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024  # bytes of a message parsed; the rest is not needed to judge it
 MAX_TEXT_CHARS: Final = 256 * 1024  # characters of human-readable text kept for the format modules
@@ -180,6 +180,9 @@ class Parts:
     # Context.original_fields of `original_headers` when walk_parts wrote that text from the
     # returned message's fields (None: the text has to be parsed, as for any other source)
     original_fields: dict[str, str] | None = None
+    # Context.status_blocks of `status_blocks` when walk_parts could read them from the parts'
+    # fields (None: the texts have to be parsed, as for any other source)
+    status_fields: list[dict[str, str]] | None = None
     json_parts: list[str] = field(default_factory=list)  # application/json parts (Amazon SES)
     content_types: list[str] = field(default_factory=list)
 
@@ -242,6 +245,7 @@ def walk_parts(msg: Part | Message) -> Parts:
     texts: list[str] = []
     htmls: list[str] = []
     stack: list[Part] = [root]
+    status_fields: list[dict[str, str]] | None = []  # None once a status part's text must be parsed
     seen = 0
     while stack and seen < MAX_PARTS:
         part = stack.pop(0)
@@ -249,7 +253,14 @@ def walk_parts(msg: Part | Message) -> Parts:
         ctype = part.ctype
         out.content_types.append(ctype)
         if ctype in ("message/delivery-status", "message/global-delivery-status", GLOBAL_DSN_TEXT_TYPE):
-            out.status_blocks.append(_status_text(part))
+            text = _status_text(part)
+            out.status_blocks.append(text)
+            if status_fields is not None:
+                blocks = _status_fields(part, text)
+                if blocks is None:
+                    status_fields = None
+                else:
+                    status_fields.extend(blocks)
             continue
         if ctype in ("message/rfc822", "message/global", "message/partial"):
             if not out.original_headers:
@@ -296,6 +307,7 @@ def walk_parts(msg: Part | Message) -> Parts:
     if not texts and htmls:
         texts = [html_to_text(h) for h in htmls]
     out.text = "\n".join(texts)[:MAX_TEXT_CHARS]
+    out.status_fields = status_fields
     return out
 
 
@@ -342,6 +354,48 @@ def _status_text(part: Part) -> str:
                 blocks.append(_unescape(rest).replace("\r\n", "\n"))
         return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
     return part_text(part)
+
+
+def _status_fields(part: Part, text: str) -> list[dict[str, str]] | None:
+    """fields.parse_field_blocks(text) for `text = _status_text(part)`, read from the fields.
+
+    When every block is fields only and every value is ASCII without encoded-words, the text
+    is the blocks' lines "Name: value" (the value's blanks collapsed: no line break in it),
+    blank lines between the blocks. parse_field_blocks reads such a line as the lower-cased
+    name and the value cut where the line is cut (MAX_FIELD_CHARS), stripped, when the name
+    is one it accepts; the first of a name in a block counts, but a second Final-Recipient
+    opens the next block. None for any other part (or a text cut at MAX_TEXT_CHARS).
+    """
+    children = part.children
+    if children is None or len(text) >= MAX_TEXT_CHARS:
+        return None
+    out: list[dict[str, str]] = []
+    for block in children:
+        if block.body or block.source is not None:
+            return None
+        cur: dict[str, str] = {}
+        for name, raw in block.fields:
+            if not raw.isascii() or "=?" in raw:
+                return None
+            value = " ".join(raw[:MAX_HEADER_CHARS].split())
+            if 2 <= len(name) <= 41 and name.isascii() and name[0].isalpha() and name.replace("-", "").isalnum():
+                key = name.lower()  # (a name FIELD_LINE_RE takes whole)
+                value = value[: MAX_FIELD_CHARS - len(name) - 2].strip()
+            else:  # any other name: what the regex makes of the line
+                found = FIELD_LINE_RE.match(f"{name}: {value}".rstrip(), 0, MAX_FIELD_CHARS)
+                if found is None:
+                    continue
+                key = found.group(1).lower()
+                value = found.group(2).strip()
+            if key in cur:
+                if key != "final-recipient":
+                    continue
+                out.append(cur)
+                cur = {}
+            cur[key] = value
+        if cur:
+            out.append(cur)
+    return out
 
 
 def _field_line(block: Part, name: str, raw: str) -> str:

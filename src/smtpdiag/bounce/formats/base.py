@@ -160,8 +160,12 @@ class Context:
         """RFC 3464 field blocks: from message/delivery-status parts, else embedded in the text."""
         if self._status_blocks is None:
             blocks: list[dict[str, str]] = []
-            for raw in self.parts.status_blocks:
-                blocks.extend(parse_field_blocks(raw))
+            known = self.parts.status_fields  # read from the parts' fields already, if not None
+            if known is not None:
+                blocks.extend(known)
+            else:
+                for raw in self.parts.status_blocks:
+                    blocks.extend(parse_field_blocks(raw))
             if not blocks:
                 low = self.text_lower
                 embedded = "action:" in low and "status:" in low and "recipient" in low
