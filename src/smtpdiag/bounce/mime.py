@@ -378,7 +378,7 @@ def _status_fields(part: Part, text: str) -> list[dict[str, str]] | None:
             if not raw.isascii() or "=?" in raw:
                 return None
             value = " ".join(raw[:MAX_HEADER_CHARS].split())
-            if 2 <= len(name) <= 41 and name.isascii() and name[0].isalpha() and name.replace("-", "").isalnum():
+            if _plain_field_name(name):
                 key = name.lower()  # (a name FIELD_LINE_RE takes whole)
                 value = value[: MAX_FIELD_CHARS - len(name) - 2].strip()
             else:  # any other name: what the regex makes of the line
@@ -396,6 +396,11 @@ def _status_fields(part: Part, text: str) -> list[dict[str, str]] | None:
         if cur:
             out.append(cur)
     return out
+
+
+def _plain_field_name(name: str) -> bool:
+    """Whether FIELD_LINE_RE's name group, [A-Za-z][A-Za-z0-9-]{1,40}, takes all of `name`."""
+    return 2 <= len(name) <= 41 and name.isascii() and name[0].isalpha() and name.replace("-", "").isalnum()
 
 
 def _field_line(block: Part, name: str, raw: str) -> str:
