@@ -106,8 +106,9 @@ class Part:
 
     def first(self, name: str) -> str | None:
         """The first raw value of field `name` (lower case), as `Message.get` finds it, unfetched."""
+        size = len(name)  # (a field name of another length cannot lower-case to an ASCII `name`)
         for key, value in self.fields:
-            if key.lower() == name:
+            if len(key) == size and key.lower() == name:
                 return value
         return None
 
@@ -247,7 +248,7 @@ def _boundary_of(fields: list[tuple[str, str]]) -> str | None:
     """`Message.get_boundary()`: for a plain Content-Type, its boundary parameter less trailing blanks."""
     raw = None
     for name, value in fields:
-        if name.lower() == "content-type":
+        if len(name) == 12 and name.lower() == "content-type":  # (the length test is cheaper)
             raw = value
             break
     plain, boundary = plain_param(raw, "boundary")

@@ -221,7 +221,7 @@ class Context:
             if source is not None:
                 values: list[Any] = source.get_all("Received") or []
             else:
-                values = [msg.fetch(k, v) for k, v in msg.fields if k.lower() == "received"]
+                values = [msg.fetch(k, v) for k, v in msg.fields if len(k) == 8 and k.lower() == "received"]
             self._received = [decode_header(v) for v in values[:30]]
         return self._received
 
