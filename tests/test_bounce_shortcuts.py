@@ -7,6 +7,7 @@ content type computed at parse time) is compared with the `email.message.Message
 from __future__ import annotations
 
 import email
+import random
 from email.message import Message
 from email.policy import compat32
 from pathlib import Path
@@ -14,9 +15,18 @@ from pathlib import Path
 import pytest
 
 from smtpdiag.bounce import fastmime
+from smtpdiag.bounce.fields import parse_field_blocks
 from smtpdiag.bounce.formats import arf
 from smtpdiag.bounce.formats.base import Context
-from smtpdiag.bounce.mime import _headers_text, _status_text, part_text, walk_parts
+from smtpdiag.bounce.mime import (
+    _headers_text,
+    _original_headers,
+    _status_fields,
+    _status_text,
+    decode_header,
+    part_text,
+    walk_parts,
+)
 
 
 def _stdlib(data: bytes) -> Message:
@@ -190,3 +200,71 @@ def test_plain_param_agrees_with_get_param(ctype: str, name: str) -> None:
     plain, value = fastmime.plain_param(msg.get("content-type"), name)
     if plain:
         assert value == msg.get_param(name)
+
+
+# Field names and values the fields-views of walk_parts must read as parse_field_blocks reads text:
+# names FIELD_LINE_RE takes whole, names it cuts or refuses, repeated names (a second
+# Final-Recipient opens a block), blank and folded values, values longer than MAX_FIELD_CHARS.
+FIELD_NAMES = [
+    "Final-Recipient",
+    "final-recipient",
+    "Action",
+    "Status",
+    "X-1",
+    "Diagnostic-Code",
+    "Subject",
+    "To",
+    "FROM",
+    "Message-ID",
+    "cc",
+    "Date",
+    "X_Under",
+    "1abc",
+    "A",
+    "X" * 41,
+    "Y" * 42,
+    "a.b",
+    "Z-",
+]
+FIELD_VALUES = [
+    "rfc822; a@example.org",
+    "",
+    "  spaced   out  ",
+    "5.1.1",
+    "folded\n\tline",
+    "x" * 5000,
+    "y " * 2100,
+    "=?utf-8?q?caf=C3=A9?=",
+    "tail  ",
+]
+
+
+def _random_fields(rng: random.Random) -> list[tuple[str, str]]:
+    return [(rng.choice(FIELD_NAMES), rng.choice(FIELD_VALUES)) for _ in range(rng.randint(0, 9))]
+
+
+def test_status_fields_match_parsing_the_status_text() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        blocks = [fastmime.Part(_random_fields(rng), "text/plain") for _ in range(rng.randint(1, 4))]
+        part = fastmime.Part([], "message/delivery-status", "", blocks)
+        text = _status_text(part)
+        found = _status_fields(part, text)
+        if any("=?" in v for b in blocks for _k, v in b.fields):
+            assert found is None
+        else:
+            assert found == parse_field_blocks(text), blocks
+
+
+def test_original_headers_fields_match_parsing_the_text() -> None:
+    rng = random.Random(8)
+    for _ in range(3000):
+        original = fastmime.Part(_random_fields(rng), "text/plain")
+        text, view = _original_headers(original)
+        assert text == _headers_text(original)
+        expected: dict[str, str] = {}
+        for block in parse_field_blocks(text)[:1]:
+            for key in ("message-id", "from", "to", "subject"):
+                if key in block:
+                    expected[key] = decode_header(block[key])
+        assert view == expected, original.fields
