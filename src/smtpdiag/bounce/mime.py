@@ -253,10 +253,9 @@ def walk_parts(msg: Part | Message) -> Parts:
         ctype = part.ctype
         out.content_types.append(ctype)
         if ctype in ("message/delivery-status", "message/global-delivery-status", GLOBAL_DSN_TEXT_TYPE):
-            text = _status_text(part)
+            text, blocks = _status_text_and_fields(part)
             out.status_blocks.append(text)
             if status_fields is not None:
-                blocks = _status_fields(part, text)
                 if blocks is None:
                     status_fields = None
                 else:
@@ -342,73 +341,95 @@ def _status_text(part: Part) -> str:
     compat32 parses delivery-status payloads into a list of header blocks; turning them back into
     text keeps one parser (fields.py) for both this and status blocks embedded in plain text.
     """
-    if part.children is not None:
-        blocks = []
-        for block in part.children:
-            blocks.append("\n".join([_field_line(block, k, v) for k, v in block.fields]))
-            if not block.body and block.source is None:
-                continue  # all fields (the usual block): no text after them
-            rest = fastmime.payload_text(block)
-            if rest is not None and rest.strip():
-                # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
-                blocks.append(_unescape(rest).replace("\r\n", "\n"))
-        return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
-    return part_text(part)
+    return _status_text_and_fields(part)[0]
 
 
-def _status_fields(part: Part, text: str) -> list[dict[str, str]] | None:
-    """fields.parse_field_blocks(text) for `text = _status_text(part)`, read from the fields.
+def _status_text_and_fields(part: Part) -> tuple[str, list[dict[str, str]] | None]:
+    """`_status_text(part)` and fields.parse_field_blocks of that text, read from the fields.
 
     When every block is fields only and every value is ASCII without encoded-words, the text
     is the blocks' lines "Name: value" (the value's blanks collapsed: no line break in it),
-    blank lines between the blocks. parse_field_blocks reads such a line as the lower-cased
-    name and the value cut where the line is cut (MAX_FIELD_CHARS), stripped, when the name
-    is one it accepts; the first of a name in a block counts, but a second Final-Recipient
-    opens the next block. None for any other part (or a text cut at MAX_TEXT_CHARS).
+    blank lines between the blocks, and parse_field_blocks' reading of it is known line by
+    line (`_add_status_field`). Otherwise, or for a text cut at MAX_TEXT_CHARS, the blocks are
+    None: the text has to be parsed.
     """
-    children = part.children
-    if children is None or len(text) >= MAX_TEXT_CHARS:
-        return None
-    out: list[dict[str, str]] = []
-    for block in children:
-        if block.body or block.source is not None:
-            return None
+    if part.children is None:
+        return part_text(part), None
+    blocks: list[str] = []
+    view: list[dict[str, str]] | None = []
+    for block in part.children:
+        lines: list[str] = []
         cur: dict[str, str] = {}
         for name, raw in block.fields:
-            if not raw.isascii() or "=?" in raw:
-                return None
-            value = " ".join(raw[:MAX_HEADER_CHARS].split())
-            if _plain_field_name(name):
-                key = name.lower()  # (a name FIELD_LINE_RE takes whole)
-                value = value[: MAX_FIELD_CHARS - len(name) - 2].strip()
-            else:  # any other name: what the regex makes of the line
-                found = FIELD_LINE_RE.match(f"{name}: {value}".rstrip(), 0, MAX_FIELD_CHARS)
-                if found is None:
-                    continue
-                key = found.group(1).lower()
-                value = found.group(2).strip()
-            if key in cur:
-                if key != "final-recipient":
-                    continue
-                out.append(cur)
-                cur = {}
-            cur[key] = value
-        if cur:
-            out.append(cur)
-    return out
+            if raw.isascii() and "=?" not in raw:
+                # decode_header(raw) in short (the usual field; one call per field less)
+                value = " ".join(raw[:MAX_HEADER_CHARS].split())
+                lines.append(f"{name}: {value}")
+                if view is not None:
+                    cur = _add_status_field(view, cur, name, value)
+            else:
+                lines.append(f"{name}: {_field_text(block, name, raw)}")
+                view = None
+        blocks.append("\n".join(lines))
+        if view is not None and cur:
+            view.append(cur)
+        if not block.body and block.source is None:
+            continue  # all fields (the usual block): no text after them
+        view = None
+        rest = fastmime.payload_text(block)
+        if rest is not None and rest.strip():
+            # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
+            blocks.append(_unescape(rest).replace("\r\n", "\n"))
+    text = "\n\n".join(blocks)[:MAX_TEXT_CHARS]
+    if len(text) >= MAX_TEXT_CHARS:
+        view = None
+    return text, view
+
+
+# Field names of delivery-status blocks (all of them names FIELD_LINE_RE takes whole): looked up
+# before the character tests of `_plain_field_name`.
+STATUS_FIELD_NAMES: Final = frozenset(
+    {
+        "reporting-mta", "received-from-mta", "arrival-date", "original-envelope-id", "dsn-gateway",
+        "final-recipient", "original-recipient", "action", "status", "remote-mta", "diagnostic-code",
+        "last-attempt-date", "will-retry-until", "final-log-id", "x-postfix-queue-id",
+        "x-postfix-sender", "x-actual-recipient", "x-display-name", "x-original-message-id",
+    }
+)  # fmt: skip
+
+
+def _add_status_field(
+    view: list[dict[str, str]], cur: dict[str, str], name: str, value: str
+) -> dict[str, str]:
+    """Read the line "name: value" of a status block as fields.parse_field_blocks reads it.
+
+    `cur` is the open block; returns the open block after the line (a second Final-Recipient
+    closes `cur` into `view` and opens another). The value has no line break and no blanks at
+    either end: for a name FIELD_LINE_RE takes whole, the field is the lower-cased name and the
+    value cut where the line is cut (MAX_FIELD_CHARS), stripped; for any other name the regex
+    itself says. The first of a name in a block counts.
+    """
+    key = name.lower()
+    if (key in STATUS_FIELD_NAMES and name.isascii()) or _plain_field_name(name):
+        value = value[: MAX_FIELD_CHARS - len(name) - 2].strip()
+    else:
+        found = FIELD_LINE_RE.match(f"{name}: {value}".rstrip(), 0, MAX_FIELD_CHARS)
+        if found is None:
+            return cur
+        key = found.group(1).lower()
+        value = found.group(2).strip()
+    if key in cur:
+        if key != "final-recipient":
+            return cur
+        view.append(cur)
+        cur = {}
+    cur[key] = value
+    return cur
 
 
 def _plain_field_name(name: str) -> bool:
     """Whether FIELD_LINE_RE's name group, [A-Za-z][A-Za-z0-9-]{1,40}, takes all of `name`."""
     return 2 <= len(name) <= 41 and name.isascii() and name[0].isalpha() and name.replace("-", "").isalnum()
-
-
-def _field_line(block: Part, name: str, raw: str) -> str:
-    """The line `Name: value` for one field of a status block, the value decoded."""
-    if raw.isascii() and "=?" not in raw:
-        # decode_header(raw) in short (the usual field; one call per field less)
-        return f"{name}: {' '.join(raw[:MAX_HEADER_CHARS].split())}"
-    return f"{name}: {_field_text(block, name, raw)}"
 
 
 def _field_text(block: Part, name: str, raw: str) -> str:
