@@ -17,7 +17,7 @@ import pytest
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fields import parse_field_blocks
 from smtpdiag.bounce.formats import arf
-from smtpdiag.bounce.formats.base import Context
+from smtpdiag.bounce.formats.base import Context, _inline_original_fields, _original_fields_of
 from smtpdiag.bounce.mime import (
     _headers_text,
     _original_headers,
@@ -270,3 +270,41 @@ def test_original_headers_fields_match_parsing_the_text() -> None:
                 if key in block:
                     expected[key] = decode_header(block[key])
         assert view == expected, original.fields
+
+
+INLINE_LINES = [
+    "From: a@example.org",
+    "from:b@example.org",
+    "TO : c@example.org",
+    "To: d@example.org",
+    "Subject: hello",
+    "subject:",
+    "Message-ID: <x@y>",
+    "Final-Recipient: rfc822; e@example.org",
+    "final-recipient: f@example.org",
+    "Received: from x",
+    "X-Mailer: y",
+    "  folded on",
+    "\tmore",
+    "From a@example.org Mon",
+    "> quoted: x",
+    "Date: today",
+    "Sender: g@example.org",
+    "1From: h",
+    "S: short",
+    "From_: bad",
+    "M" * 50 + ": long",
+    "Subject: " + "z" * 5000,
+    " " + "w " * 3000,
+    "",
+    "   ",
+    "\u3000x",
+]
+
+
+def test_inline_original_fields_match_parsing_the_block() -> None:
+    rng = random.Random(9)
+    for _ in range(5000):
+        lines = [rng.choice(INLINE_LINES) for _ in range(rng.randint(1, 12))]
+        expected = _original_fields_of(parse_field_blocks("\n".join(lines)))
+        assert _inline_original_fields(lines) == expected, lines
