@@ -234,3 +234,40 @@ def test_mutated_corpus_messages() -> None:
 def test_generated_structures(lines: list[bytes], eol: bytes) -> None:
     data = eol.join(lines)
     assert fast(data) == stdlib(data)
+
+
+HEADER_LINES = [
+    "Subject: hi",
+    "To:a@example.org",
+    "X-Empty:",
+    "X-Blank:   \t",
+    "  folded",
+    "\tfolded tab",
+    " ",
+    ":no name",
+    "no colon here",
+    "From a@example.org Mon Jan  1 10:00:00 2024",
+    "Bad Name: x",
+    "Caf" + chr(0xDCE9) + ": x",
+    "X-Caf: " + chr(0xDCE9),
+    "Ctl\x7f: x",
+    "A:b:c",
+    "Received: from x\r",
+    "  more\r",
+    "K" * 300 + ": v",
+    "Tab\tName: x",
+]
+
+
+def test_field_lines_are_what_the_fields_regex_finds() -> None:
+    """_field_lines gives _FIELDS.findall's fields, or None where that ends in its ("", "") match."""
+    rng = random.Random(5)
+    for _ in range(20000):
+        lines = [rng.choice(HEADER_LINES) for _ in range(rng.randint(1, 8))]
+        text = "\n".join(lines) + rng.choice(["", "\n"])
+        found = fastmime._FIELDS.findall(text)
+        mine = fastmime._field_lines(text, 0, len(text))
+        if found and not found[-1][0]:
+            assert mine is None, lines
+        else:
+            assert mine == found, lines

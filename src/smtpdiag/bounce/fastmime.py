@@ -258,6 +258,48 @@ def _boundary_of(fields: list[tuple[str, str]]) -> str | None:
     return None if boundary is None else boundary.rstrip()
 
 
+def _field_lines(text: str, pos: int, end: int) -> list[tuple[str, str]] | None:
+    """`_FIELDS.findall(text, pos, end)` when every line in [pos, end) is a header line; else None.
+
+    `pos` starts a line. Each line is a field "name:value" (the name printable ASCII without
+    blanks, up to the first ":"; blanks after the ":" are not part of the value), a
+    continuation line (blank first: the value of the field before it goes on, line break
+    included; with no field before it the line is dropped) or a line with an empty name
+    (dropped). Any other line (no ":", a name with other characters) ends the header block
+    where _FIELDS finds a last ("", "") match: None, for the caller's exact way. The lines are
+    found with str.find rather than a regex: several times faster on long header blocks.
+    """
+    found: list[tuple[str, str]] = []
+    name = ""  # the open field ("" = none)
+    value_start = value_end = 0
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        line_end = end if nl < 0 else nl
+        first = text[pos]
+        if first == " " or first == "\t":
+            if name:
+                value_end = line_end  # a continuation line
+        else:
+            if name:
+                found.append((name, text[value_start:value_end]))
+                name = ""
+            colon = text.find(":", pos, line_end)
+            if colon < 0:
+                return None
+            if colon > pos:
+                name = text[pos:colon]
+                if not (name.isascii() and name.isprintable()) or " " in name:
+                    return None
+                value_start = colon + 1
+                while value_start < line_end and text[value_start] in " \t":
+                    value_start += 1
+                value_end = line_end
+        pos = line_end + 1
+    if name:
+        found.append((name, text[value_start:value_end]))
+    return found
+
+
 class _Fallback(Exception):
     """The message needs the stdlib parser (a case this module does not reproduce)."""
 
@@ -346,8 +388,8 @@ class _Parser:
         text = self.text
         if pos and text[pos - 1] != "\n":
             raise _Fallback  # not reached: entities start on a line (the "^" of _FIELDS relies on it)
-        found = _FIELDS.findall(text, pos, block_end)
-        if found and not found[-1][0]:
+        found = _field_lines(text, pos, block_end)
+        if found is None:  # a line that is no header line: what _FIELDS finds, the exact way
             return self._headers_exact(fields, pos, end)
         if self.has_cr:
             found = [(name, value.rstrip("\r\n")) for name, value in found]
