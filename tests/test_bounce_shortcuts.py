@@ -7,6 +7,7 @@ content type computed at parse time) is compared with the `email.message.Message
 from __future__ import annotations
 
 import email
+import random
 from email.message import Message
 from email.policy import compat32
 from pathlib import Path
@@ -14,9 +15,18 @@ from pathlib import Path
 import pytest
 
 from smtpdiag.bounce import fastmime
+from smtpdiag.bounce.fields import parse_field_blocks
 from smtpdiag.bounce.formats import arf
-from smtpdiag.bounce.formats.base import Context
-from smtpdiag.bounce.mime import _headers_text, _status_text, part_text, walk_parts
+from smtpdiag.bounce.formats.base import Context, _inline_original_fields, _original_fields_of
+from smtpdiag.bounce.mime import (
+    _headers_text,
+    _original_headers,
+    _status_text,
+    _status_text_and_fields,
+    decode_header,
+    part_text,
+    walk_parts,
+)
 
 
 def _stdlib(data: bytes) -> Message:
@@ -190,3 +200,111 @@ def test_plain_param_agrees_with_get_param(ctype: str, name: str) -> None:
     plain, value = fastmime.plain_param(msg.get("content-type"), name)
     if plain:
         assert value == msg.get_param(name)
+
+
+# Field names and values the fields-views of walk_parts must read as parse_field_blocks reads text:
+# names FIELD_LINE_RE takes whole, names it cuts or refuses, repeated names (a second
+# Final-Recipient opens a block), blank and folded values, values longer than MAX_FIELD_CHARS.
+FIELD_NAMES = [
+    "Final-Recipient",
+    "final-recipient",
+    "Action",
+    "Status",
+    "X-1",
+    "Diagnostic-Code",
+    "Subject",
+    "To",
+    "FROM",
+    "Message-ID",
+    "cc",
+    "Date",
+    "X_Under",
+    "1abc",
+    "A",
+    "X" * 41,
+    "Y" * 42,
+    "a.b",
+    "Z-",
+]
+FIELD_VALUES = [
+    "rfc822; a@example.org",
+    "",
+    "  spaced   out  ",
+    "5.1.1",
+    "folded\n\tline",
+    "x" * 5000,
+    "y " * 2100,
+    "=?utf-8?q?caf=C3=A9?=",
+    "tail  ",
+]
+
+
+def _random_fields(rng: random.Random) -> list[tuple[str, str]]:
+    return [(rng.choice(FIELD_NAMES), rng.choice(FIELD_VALUES)) for _ in range(rng.randint(0, 9))]
+
+
+def test_status_fields_match_parsing_the_status_text() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        blocks = [
+            fastmime.Part(_random_fields(rng), "text/plain", "" if rng.random() < 0.95 else "Rest: x")
+            for _ in range(rng.randint(1, 4))
+        ]
+        part = fastmime.Part([], "message/delivery-status", "", blocks)
+        text, found = _status_text_and_fields(part)
+        if any("=?" in v for b in blocks for _k, v in b.fields) or any(b.body for b in blocks):
+            assert found is None
+        else:
+            assert found == parse_field_blocks(text), blocks
+
+
+def test_original_headers_fields_match_parsing_the_text() -> None:
+    rng = random.Random(8)
+    for _ in range(3000):
+        original = fastmime.Part(_random_fields(rng), "text/plain")
+        text, view = _original_headers(original)
+        assert text == _headers_text(original)
+        expected: dict[str, str] = {}
+        for block in parse_field_blocks(text)[:1]:
+            for key in ("message-id", "from", "to", "subject"):
+                if key in block:
+                    expected[key] = decode_header(block[key])
+        assert view == expected, original.fields
+
+
+INLINE_LINES = [
+    "From: a@example.org",
+    "from:b@example.org",
+    "TO : c@example.org",
+    "To: d@example.org",
+    "Subject: hello",
+    "subject:",
+    "Message-ID: <x@y>",
+    "Final-Recipient: rfc822; e@example.org",
+    "final-recipient: f@example.org",
+    "Received: from x",
+    "X-Mailer: y",
+    "  folded on",
+    "\tmore",
+    "From a@example.org Mon",
+    "> quoted: x",
+    "Date: today",
+    "Sender: g@example.org",
+    "1From: h",
+    "S: short",
+    "From_: bad",
+    "M" * 50 + ": long",
+    "Subject: " + "z" * 5000,
+    " " + "w " * 3000,
+    "",
+    "   ",
+    "\u3000x",
+]
+
+
+def test_inline_original_fields_match_parsing_the_block() -> None:
+    rng = random.Random(9)
+    for _ in range(5000):
+        lines = [rng.choice(INLINE_LINES) for _ in range(rng.randint(1, 12))]
+        expected = _original_fields_of(parse_field_blocks("\n".join(lines)))
+        assert _inline_original_fields(lines) == expected, lines

@@ -234,3 +234,79 @@ def test_mutated_corpus_messages() -> None:
 def test_generated_structures(lines: list[bytes], eol: bytes) -> None:
     data = eol.join(lines)
     assert fast(data) == stdlib(data)
+
+
+HEADER_LINES = [
+    "Subject: hi",
+    "To:a@example.org",
+    "X-Empty:",
+    "X-Blank:   \t",
+    "  folded",
+    "\tfolded tab",
+    " ",
+    ":no name",
+    "no colon here",
+    "From a@example.org Mon Jan  1 10:00:00 2024",
+    "Bad Name: x",
+    "Caf" + chr(0xDCE9) + ": x",
+    "X-Caf: " + chr(0xDCE9),
+    "Ctl\x7f: x",
+    "A:b:c",
+    "Received: from x\r",
+    "  more\r",
+    "K" * 300 + ": v",
+    "Tab\tName: x",
+]
+
+
+def test_field_lines_are_what_the_fields_regex_finds() -> None:
+    """_field_lines gives _FIELDS.findall's fields, or None where that ends in its ("", "") match."""
+    rng = random.Random(5)
+    for _ in range(20000):
+        lines = [rng.choice(HEADER_LINES) for _ in range(rng.randint(1, 8))]
+        text = "\n".join(lines) + rng.choice(["", "\n"])
+        found = fastmime._FIELDS.findall(text)
+        mine, block_end = fastmime._field_lines(text, 0, len(text))
+        if found and not found[-1][0]:
+            assert mine is None, lines
+        else:
+            assert mine == found, lines
+            assert block_end == len(text)
+
+
+def _read_block_both_ways(text: str, start: int, end: int) -> None:
+    parser = fastmime._Parser(text)
+    old: list[tuple[str, str]] = []
+    new: list[tuple[str, str]] = []
+    # (interpreted, _header_block reads with the _FIELDS regex)
+    try:
+        old_body: object = parser._header_block(old, start, parser._empty_line(start, end), end)
+    except fastmime._Fallback:
+        old_body = "fallback"
+    found, block_end = fastmime._field_lines(text, start, end)
+    try:
+        new_body: object = parser._block_fields(new, found, start, block_end, end)
+    except fastmime._Fallback:
+        new_body = "fallback"
+    assert (new, new_body) == (old, old_body), (text, start, end)
+    # _header_block's compiled way: the regex's fields, or None (or an early empty line) where
+    # the regex ends in its ("", "") match
+    block_end = parser._empty_line(start, end)
+    regex = fastmime._FIELDS.findall(text, start, block_end)
+    lines, lines_end = fastmime._field_lines(text, start, block_end)
+    if regex and not regex[-1][0]:
+        assert lines is None or lines_end < block_end, (text, start, end)
+    else:
+        assert (lines, lines_end) == (regex, block_end), (text, start, end)
+
+
+def test_field_lines_stop_at_the_empty_line() -> None:
+    """Reading a header block in one pass (compiled) gives the fields and body start the regex way does."""
+    rng = random.Random(6)
+    for _ in range(20000):
+        lines = [rng.choice([*HEADER_LINES, "", "\r"]) for _ in range(rng.randint(1, 8))]
+        text = "\n".join(lines) + rng.choice(["", "\n", "\n\n"])
+        if "\r" in text and fastmime._BARE_CR.search(text):
+            continue  # (never parsed by fastmime)
+        start = rng.randint(0, 1) * (text.find("\n") + 1)
+        _read_block_both_ways(text, start, rng.randint(start, len(text)))

@@ -43,8 +43,12 @@ def _safely(compute: object) -> object:
 
 def _parts_views(ctx: Context) -> dict[str, object]:
     """The views computed from the Parts alone."""
+    parts = dataclasses.asdict(ctx.parts)
+    # the fields views walk_parts fills (the reference leaves it None): compared as original_fields
+    parts.pop("original_fields")
+    parts.pop("status_fields")  # (the same for status_blocks)
     return {
-        "parts": dataclasses.asdict(ctx.parts),
+        "parts": parts,
         "original_fields": _safely(lambda: ctx.original_fields),
         "status_blocks": _safely(lambda: ctx.status_blocks),
         "inline_original": _safely(lambda: ctx.inline_original),

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fastmime import Part
+from smtpdiag.bounce.fields import FIELD_LINE_RE, MAX_FIELD_CHARS
 
 MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024  # bytes of a message parsed; the rest is not needed to judge it
 MAX_TEXT_CHARS: Final = 256 * 1024  # characters of human-readable text kept for the format modules
@@ -176,6 +177,12 @@ class Parts:
     feedback_report: str = ""  # message/feedback-report text (ARF)
     original_headers: str = ""  # headers of the returned message (message/rfc822 or text/rfc822-headers)
     original_body: str = ""
+    # Context.original_fields of `original_headers` when walk_parts wrote that text from the
+    # returned message's fields (None: the text has to be parsed, as for any other source)
+    original_fields: dict[str, str] | None = None
+    # Context.status_blocks of `status_blocks` when walk_parts could read them from the parts'
+    # fields (None: the texts have to be parsed, as for any other source)
+    status_fields: list[dict[str, str]] | None = None
     json_parts: list[str] = field(default_factory=list)  # application/json parts (Amazon SES)
     content_types: list[str] = field(default_factory=list)
 
@@ -197,13 +204,38 @@ ORIGINAL_FIELDS: Final = frozenset({"message-id", "from", "to", "subject", "date
 
 def _headers_text(msg: Part) -> str:
     """The fields of a returned message that bounce analysis reports (not its Received trail)."""
-    lines = []
+    return _original_headers(msg)[0]
+
+
+#: The fields Context.original_fields reports, in the order it reads them.
+ORIGINAL_VIEW_FIELDS: Final = ("message-id", "from", "to", "subject")
+
+
+def _original_headers(msg: Part) -> tuple[str, dict[str, str]]:
+    """`_headers_text(msg)` and what Context.original_fields makes of that text.
+
+    The text is one line "Name: value" per field, the value decoded with its blanks collapsed
+    (no line break left in it). fields.parse_field_blocks reads such a line as the name and
+    the value cut where the line is cut (MAX_FIELD_CHARS characters), stripped; the first of
+    each name counts; there is no blank line, so it is all one block. original_fields then
+    decodes the values again. Doing the same here saves splitting and matching the text again.
+    """
+    lines: list[str] = []
+    first: dict[str, str] = {}
     # the raw fields + the policy's fetch for the few fields kept is what items() gives for
     # them, without fetching (sanitizing) every field of a long Received trail
     for k, v in itertools.islice(msg.fields, 200):
-        if k.lower() in ORIGINAL_FIELDS:
-            lines.append(f"{k}: {decode_header(msg.fetch(k, v))}")
-    return "\n".join(lines)
+        key = k.lower()
+        if key in ORIGINAL_FIELDS:
+            value = decode_header(msg.fetch(k, v))
+            lines.append(f"{k}: {value}")
+            if key not in first:
+                first[key] = value[: MAX_FIELD_CHARS - len(k) - 2].strip()
+    view: dict[str, str] = {}
+    for key in ORIGINAL_VIEW_FIELDS:
+        if key in first:
+            view[key] = decode_header(first[key])
+    return "\n".join(lines), view
 
 
 def walk_parts(msg: Part | Message) -> Parts:
@@ -213,6 +245,7 @@ def walk_parts(msg: Part | Message) -> Parts:
     texts: list[str] = []
     htmls: list[str] = []
     stack: list[Part] = [root]
+    status_fields: list[dict[str, str]] | None = []  # None once a status part's text must be parsed
     seen = 0
     while stack and seen < MAX_PARTS:
         part = stack.pop(0)
@@ -220,13 +253,21 @@ def walk_parts(msg: Part | Message) -> Parts:
         ctype = part.ctype
         out.content_types.append(ctype)
         if ctype in ("message/delivery-status", "message/global-delivery-status", GLOBAL_DSN_TEXT_TYPE):
-            out.status_blocks.append(_status_text(part))
+            text, blocks = _status_text_and_fields(part)
+            out.status_blocks.append(text)
+            if status_fields is not None:
+                if blocks is None:
+                    status_fields = None
+                else:
+                    status_fields.extend(blocks)
             continue
         if ctype in ("message/rfc822", "message/global", "message/partial"):
             if not out.original_headers:
                 inner = part.children
                 if inner:
-                    out.original_headers = _headers_text(inner[0])
+                    out.original_headers, fields_view = _original_headers(inner[0])
+                    if out.original_headers:
+                        out.original_fields = fields_view
                     body = fastmime.payload_text(inner[0])
                     if body is not None:
                         out.original_body = body[:4096]
@@ -265,6 +306,7 @@ def walk_parts(msg: Part | Message) -> Parts:
     if not texts and htmls:
         texts = [html_to_text(h) for h in htmls]
     out.text = "\n".join(texts)[:MAX_TEXT_CHARS]
+    out.status_fields = status_fields
     return out
 
 
@@ -299,26 +341,95 @@ def _status_text(part: Part) -> str:
     compat32 parses delivery-status payloads into a list of header blocks; turning them back into
     text keeps one parser (fields.py) for both this and status blocks embedded in plain text.
     """
-    if part.children is not None:
-        blocks = []
-        for block in part.children:
-            blocks.append("\n".join([_field_line(block, k, v) for k, v in block.fields]))
-            if not block.body and block.source is None:
-                continue  # all fields (the usual block): no text after them
-            rest = fastmime.payload_text(block)
-            if rest is not None and rest.strip():
-                # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
-                blocks.append(_unescape(rest).replace("\r\n", "\n"))
-        return "\n\n".join(blocks)[:MAX_TEXT_CHARS]
-    return part_text(part)
+    return _status_text_and_fields(part)[0]
 
 
-def _field_line(block: Part, name: str, raw: str) -> str:
-    """The line `Name: value` for one field of a status block, the value decoded."""
-    if raw.isascii() and "=?" not in raw:
-        # decode_header(raw) in short (the usual field; one call per field less)
-        return f"{name}: {' '.join(raw[:MAX_HEADER_CHARS].split())}"
-    return f"{name}: {_field_text(block, name, raw)}"
+def _status_text_and_fields(part: Part) -> tuple[str, list[dict[str, str]] | None]:
+    """`_status_text(part)` and fields.parse_field_blocks of that text, read from the fields.
+
+    When every block is fields only and every value is ASCII without encoded-words, the text
+    is the blocks' lines "Name: value" (the value's blanks collapsed: no line break in it),
+    blank lines between the blocks, and parse_field_blocks' reading of it is known line by
+    line (`_add_status_field`). Otherwise, or for a text cut at MAX_TEXT_CHARS, the blocks are
+    None: the text has to be parsed.
+    """
+    if part.children is None:
+        return part_text(part), None
+    blocks: list[str] = []
+    view: list[dict[str, str]] | None = []
+    for block in part.children:
+        lines: list[str] = []
+        cur: dict[str, str] = {}
+        for name, raw in block.fields:
+            if raw.isascii() and "=?" not in raw:
+                # decode_header(raw) in short (the usual field; one call per field less)
+                value = " ".join(raw[:MAX_HEADER_CHARS].split())
+                lines.append(f"{name}: {value}")
+                if view is not None:
+                    cur = _add_status_field(view, cur, name, value)
+            else:
+                lines.append(f"{name}: {_field_text(block, name, raw)}")
+                view = None
+        blocks.append("\n".join(lines))
+        if view is not None and cur:
+            view.append(cur)
+        if not block.body and block.source is None:
+            continue  # all fields (the usual block): no text after them
+        view = None
+        rest = fastmime.payload_text(block)
+        if rest is not None and rest.strip():
+            # Blocks the parser did not split (non-ASCII fields, odd line ends) end up as a body.
+            blocks.append(_unescape(rest).replace("\r\n", "\n"))
+    text = "\n\n".join(blocks)[:MAX_TEXT_CHARS]
+    if len(text) >= MAX_TEXT_CHARS:
+        view = None
+    return text, view
+
+
+# Field names of delivery-status blocks (all of them names FIELD_LINE_RE takes whole): looked up
+# before the character tests of `_plain_field_name`.
+STATUS_FIELD_NAMES: Final = frozenset(
+    {
+        "reporting-mta", "received-from-mta", "arrival-date", "original-envelope-id", "dsn-gateway",
+        "final-recipient", "original-recipient", "action", "status", "remote-mta", "diagnostic-code",
+        "last-attempt-date", "will-retry-until", "final-log-id", "x-postfix-queue-id",
+        "x-postfix-sender", "x-actual-recipient", "x-display-name", "x-original-message-id",
+    }
+)  # fmt: skip
+
+
+def _add_status_field(
+    view: list[dict[str, str]], cur: dict[str, str], name: str, value: str
+) -> dict[str, str]:
+    """Read the line "name: value" of a status block as fields.parse_field_blocks reads it.
+
+    `cur` is the open block; returns the open block after the line (a second Final-Recipient
+    closes `cur` into `view` and opens another). The value has no line break and no blanks at
+    either end: for a name FIELD_LINE_RE takes whole, the field is the lower-cased name and the
+    value cut where the line is cut (MAX_FIELD_CHARS), stripped; for any other name the regex
+    itself says. The first of a name in a block counts.
+    """
+    key = name.lower()
+    if (key in STATUS_FIELD_NAMES and name.isascii()) or _plain_field_name(name):
+        value = value[: MAX_FIELD_CHARS - len(name) - 2].strip()
+    else:
+        found = FIELD_LINE_RE.match(f"{name}: {value}".rstrip(), 0, MAX_FIELD_CHARS)
+        if found is None:
+            return cur
+        key = found.group(1).lower()
+        value = found.group(2).strip()
+    if key in cur:
+        if key != "final-recipient":
+            return cur
+        view.append(cur)
+        cur = {}
+    cur[key] = value
+    return cur
+
+
+def _plain_field_name(name: str) -> bool:
+    """Whether FIELD_LINE_RE's name group, [A-Za-z][A-Za-z0-9-]{1,40}, takes all of `name`."""
+    return 2 <= len(name) <= 41 and name.isascii() and name[0].isalpha() and name.replace("-", "").isalnum()
 
 
 def _field_text(block: Part, name: str, raw: str) -> str:

@@ -26,8 +26,13 @@ def detect(ctx: Context) -> bool:
 
 def is_unsubscribe_request(ctx: Context) -> bool:
     """A one-click unsubscribe sent by a mail client (RFC 2369 mailto: List-Unsubscribe)."""
-    if ctx.header("X-Apple-Unsubscribe").lower() == "true":
+    # (asked of nearly every message: a field the message lacks reads as "", so its absence
+    # from raw_headers answers without decoding anything)
+    raw = ctx.raw_headers
+    if "x-apple-unsubscribe" in raw and ctx.header("X-Apple-Unsubscribe").lower() == "true":
         return True
+    if "auto-submitted" not in raw:
+        return False
     return ctx.subject_lower.strip() == "unsubscribe" and bool(ctx.header("Auto-Submitted"))
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any
+from typing import Any, Final
 
 from smtpdiag.bounce import fastmime
 from smtpdiag.bounce.fastmime import Part
-from smtpdiag.bounce.fields import parse_field_blocks
+from smtpdiag.bounce.fields import FIELD_LINE_RE, MAX_FIELD_CHARS, parse_field_blocks
 from smtpdiag.bounce.mime import MAX_HEADER_CHARS, Parts, decode_header
 
 
@@ -160,8 +160,12 @@ class Context:
         """RFC 3464 field blocks: from message/delivery-status parts, else embedded in the text."""
         if self._status_blocks is None:
             blocks: list[dict[str, str]] = []
-            for raw in self.parts.status_blocks:
-                blocks.extend(parse_field_blocks(raw))
+            known = self.parts.status_fields  # read from the parts' fields already, if not None
+            if known is not None:
+                blocks.extend(known)
+            else:
+                for raw in self.parts.status_blocks:
+                    blocks.extend(parse_field_blocks(raw))
             if not blocks:
                 low = self.text_lower
                 embedded = "action:" in low and "status:" in low and "recipient" in low
@@ -174,13 +178,18 @@ class Context:
     def original_fields(self) -> dict[str, str]:
         """Message-ID/From/To/Subject of the returned message (attached or inline)."""
         if self._original_fields is None:
-            out: dict[str, str] = {}
-            src = self.parts.original_headers or self.inline_original
-            for block in parse_field_blocks(src)[:1] if src else []:
-                for key in ("message-id", "from", "to", "subject"):
-                    if key in block:
-                        out[key] = decode_header(block[key])
-            self._original_fields = out
+            if self.parts.original_headers and self.parts.original_fields is not None:
+                # read from the returned message's fields already (mime._original_headers)
+                self._original_fields = self.parts.original_fields
+                return self._original_fields
+            if self.parts.original_headers:
+                self._original_fields = _original_fields_of(
+                    parse_field_blocks(self.parts.original_headers)[:1]
+                )
+            else:
+                inline = self.inline_original
+                # (the inline block: lines without line breaks, none blank, joined by "\n")
+                self._original_fields = _inline_original_fields(inline.split("\n")) if inline else {}
         return self._original_fields
 
     @property
@@ -213,9 +222,63 @@ class Context:
             if source is not None:
                 values: list[Any] = source.get_all("Received") or []
             else:
-                values = [msg.fetch(k, v) for k, v in msg.fields if k.lower() == "received"]
+                values = [msg.fetch(k, v) for k, v in msg.fields if len(k) == 8 and k.lower() == "received"]
             self._received = [decode_header(v) for v in values[:30]]
         return self._received
+
+
+ORIGINAL_KEYS: Final = ("message-id", "from", "to", "subject")  # the fields original_fields reports
+# The first letters of the names that matter to `_inline_original_fields`: ORIGINAL_KEYS and
+# final-recipient (a second one ends parse_field_blocks' first block).
+_KEY_INITIALS: Final = frozenset("mMfFtTsS")
+_KEYS_READ: Final = frozenset({*ORIGINAL_KEYS, "final-recipient"})
+
+
+def _original_fields_of(blocks: list[dict[str, str]]) -> dict[str, str]:
+    """original_fields of the first of these field blocks (none: {})."""
+    out: dict[str, str] = {}
+    for block in blocks[:1]:
+        for key in ORIGINAL_KEYS:
+            if key in block:
+                out[key] = decode_header(block[key])
+    return out
+
+
+def _inline_original_fields(lines: list[str]) -> dict[str, str]:
+    """`_original_fields_of(parse_field_blocks("\n".join(lines)))` for lines none of which is blank.
+
+    parse_field_blocks' loop, keeping only the fields that matter: a line that starts with
+    another letter than those of _KEY_INITIALS is no field of a name that matters (that takes a
+    letter first), and nothing continuing it matters either; such lines are not matched.
+    """
+    cur: dict[str, str] = {}
+    last = ""  # the field a continuation line continues ("" = none that matters)
+    for raw in lines:
+        line = raw.rstrip()
+        if not line:  # (not for inline blocks): the general way
+            return _original_fields_of(parse_field_blocks("\n".join(lines)))
+        if line[0] in " \t":
+            if last:
+                value = cur[last]
+                if len(value) < MAX_FIELD_CHARS:
+                    cur[last] = (value + " " + line.strip())[:MAX_FIELD_CHARS]
+            continue
+        last = ""
+        if line[0] not in _KEY_INITIALS:
+            continue
+        found = FIELD_LINE_RE.match(line, 0, MAX_FIELD_CHARS)
+        if found is None:
+            continue
+        key = found.group(1).lower()
+        if key not in _KEYS_READ:
+            continue
+        if key in cur:
+            if key == "final-recipient":
+                break  # the first block ends here
+            continue
+        cur[key] = found.group(2).strip()
+        last = key
+    return _original_fields_of([cur])
 
 
 def _is_status_block(b: dict[str, str]) -> bool:
