@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,55 @@ def test_megabyte_adversarial_lines_finish_quickly(name: str) -> None:
         check(message)
         elapsed = time.perf_counter() - start
         assert elapsed < ADVERSARIAL_SECONDS, f"{name}: {elapsed:.1f} s for one message"
+
+
+def _dsn_with_status_body(body: bytes) -> bytes:
+    return (
+        b"From: MAILER-DAEMON@example.org\nSubject: Undelivered Mail Returned to Sender\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+        b"--B\nContent-Type: text/plain\n\nfailed\n"
+        b"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n"
+        + body
+        + b"Final-Recipient: rfc822; user@example.org\nAction: failed\nStatus: 5.1.1\n\n--B--\n"
+    )
+
+
+def _nested_multiparts(depth: int) -> bytes:
+    head = b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(depth)
+    )
+    return b"From: MAILER-DAEMON@example.org\nSubject: failure\n" + head + b"\nbody\n"
+
+
+#: Messages whose structure, not their lines, is the attack: each part, block or nesting level
+#: costs objects, so a small message could otherwise cost hundreds of MB.
+STRUCTURAL_ATTACKS = {
+    "blank-lines-in-status": _dsn_with_status_body(b"\n" * MEGABYTE),
+    "tiny-status-blocks": _dsn_with_status_body(b"A: b\n\n" * (MEGABYTE // 6)),
+    "many-parts": (
+        b"From: MAILER-DAEMON@example.org\nSubject: failure\n"
+        b"Content-Type: multipart/mixed; boundary=B\n\n" + b"--B\n\nx\n" * (MEGABYTE // 8) + b"--B--\n"
+    ),
+    "deep-nesting": _nested_multiparts(20000),
+}
+#: Peak memory allowed for analysing one of those (traced Python allocations).
+STRUCTURAL_PEAK_BYTES = 64 * MEGABYTE
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURAL_ATTACKS))
+def test_structural_attacks_stay_small_and_quick(name: str) -> None:
+    message = STRUCTURAL_ATTACKS[name]
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        check(message)
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert elapsed < ADVERSARIAL_SECONDS, f"{name}: {elapsed:.1f} s for one message"
+    size = len(message) / MEGABYTE
+    assert peak < STRUCTURAL_PEAK_BYTES, f"{name}: {peak / MEGABYTE:.0f} MB for a {size:.1f} MB message"
 
 
 def test_atheris_fuzzing_short_run(tmp_path: Path) -> None:

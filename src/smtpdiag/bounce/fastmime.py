@@ -17,13 +17,15 @@ defaults. What a bounce never reads is not kept: preambles, epilogues, the "From
 parse defects. tests/test_fastmime.py compares the trees with the stdlib's on the corpus and on
 mutated messages.
 
-Anything outside the well-trodden cases (bare CR line ends, a "From " line ending a header
-block, more than `MAX_ENTITIES` parts or `MAX_DEPTH` levels of nesting, a structured type inside
-a delivery-status block) is handed to the stdlib parser whole and its tree converted: such parts
-keep their `Message` (`Part.source`) and every payload or parameter question goes to it, so the
-answers are always the stdlib's. The few questions a light part cannot answer exactly by itself
-(8-bit bytes in a Content-Type or transfer-encoding value, RFC 2231 parameters, uuencode) are
-asked of a `Message` rebuilt from the part (`as_message`).
+A message of more than `MAX_ENTITIES` parts is an attack, not a bounce: it is read as its header
+and one text body (`_flat`), not parsed part by part. Anything else outside the well-trodden
+cases (bare CR line ends, a "From " line ending a header block, more than `MAX_DEPTH` levels of
+nesting, a structured type inside a delivery-status block) is handed to the stdlib parser whole
+and its tree converted: such parts keep their `Message` (`Part.source`) and every payload or
+parameter question goes to it, so the answers are always the stdlib's. The few questions a
+light part cannot answer exactly by itself (8-bit bytes in a Content-Type or transfer-encoding
+value, RFC 2231 parameters, uuencode) are asked of a `Message` rebuilt from the part
+(`as_message`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from email.message import Message
 from email.policy import compat32
 from typing import Any, Final, cast
 
-MAX_ENTITIES: Final = 1000  # parts built for one message before the stdlib takes over
+MAX_ENTITIES: Final = 1000  # parts followed in one message; a message with more is read as one text
 MAX_DEPTH: Final = 40  # nesting of multiparts and message/* parts before the stdlib takes over
 
 # The feed parser's own test for "still a header line": taken from it so the two never disagree.
@@ -315,17 +317,63 @@ class _Fallback(Exception):
     """The message needs the stdlib parser (a case this module does not reproduce)."""
 
 
+class _TooManyParts(Exception):
+    """More than `MAX_ENTITIES` parts: the structure is not followed (see `_flat`)."""
+
+
 def parse(data: bytes) -> Part:
-    """The tree `email.message_from_bytes(data, policy=compat32)` would give, as light parts."""
-    part = _parse_text(data.decode("ascii", "surrogateescape"))
-    return part if part is not None else from_message(email.message_from_bytes(data, policy=compat32))
+    """The tree `email.message_from_bytes(data, policy=compat32)` would give, as light parts.
+
+    Except for a message of more than `MAX_ENTITIES` parts, read as one text (`_flat`).
+    """
+    text = data.decode("ascii", "surrogateescape")
+    part = _parse_text(text)
+    if part is not None:
+        return part
+    if _may_have_too_many_parts(text):
+        return _flat(text)
+    return from_message(email.message_from_bytes(data, policy=compat32))
 
 
 def parse_text(text: str) -> Part:
     """`parse` for text: the tree `email.message_from_string(text, policy=compat32)` would give."""
     # ASCII text is what `parse` makes of the same bytes (the stdlib parses that text too)
     part = _parse_text(text) if text.isascii() else None
-    return part if part is not None else from_message(email.message_from_string(text, policy=compat32))
+    if part is not None:
+        return part
+    if _may_have_too_many_parts(text):
+        return _flat(text)
+    return from_message(email.message_from_string(text, policy=compat32))
+
+
+def _flat(text: str) -> Part:
+    """A message of more than `MAX_ENTITIES` parts, read as its header fields and one text body.
+
+    Real bounces have a handful of parts; thousands are an attack on time and memory (the
+    stdlib parser builds an object per part or status block: 1 MB of empty lines in a
+    delivery-status part took 8 s and 480 MB). Read as text, what the message says is still
+    scanned, within the text limits.
+    """
+    if "\r" in text:  # (bare CRs end lines too; the flat text needs no exact line ends)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fields: list[tuple[str, str]] = []
+    try:
+        body = _Parser(text)._headers(fields, 0, len(text))
+    except _Fallback:
+        fields, body = [], 0
+    return Part(fields, "text/plain", text[body:])
+
+
+def _may_have_too_many_parts(text: str) -> bool:
+    """Whether the stdlib might build more than `MAX_ENTITIES` parts of `text` (a cheap ceiling).
+
+    Parts start at boundary lines ("--" at a line start); in a delivery-status part every block
+    after an empty line is one; bare CRs end lines too.
+    """
+    starts = text.count("\n--") + text.count("\r--")
+    if "delivery-status" in text or "Delivery-Status" in text:
+        starts += text.count("\n\n") + text.count("\r\r") + text.count("\n\r\n")
+    return starts > MAX_ENTITIES
 
 
 def _parse_text(text: str) -> Part | None:
@@ -335,6 +383,8 @@ def _parse_text(text: str) -> Part | None:
         return None
     try:
         return _Parser(text).message()
+    except _TooManyParts:
+        return _flat(text)
     except (_Fallback, RecursionError):
         return None
 
@@ -369,7 +419,7 @@ class _Parser:
     def _count(self) -> None:
         self.entities += 1
         if self.entities > MAX_ENTITIES:
-            raise _Fallback
+            raise _TooManyParts
 
     def _empty_line(self, pos: int, end: int) -> int:
         """Where the first empty line in [pos, end) starts (`pos` starts a line); `end` if none."""
@@ -606,7 +656,7 @@ class _Parser:
         if pos and text[pos - 1] != "\n":
             raise _Fallback  # not reached: entities start on a line (the "^" of _STATUS_LINES relies on it)
         if self.entities + text.count("\n\n", pos, end) > MAX_ENTITIES:
-            raise _Fallback  # (blocks are at least as many as "\n\n"s: no need to read them first)
+            raise _TooManyParts  # (blocks are at least as many as "\n\n"s: no need to read them first)
         lines = _STATUS_LINES.findall(text, pos, end)
         if lines and not any(lines[-1]):  # a line that is none of those: the exact way
             return self._status_blocks_exact(part, pos, end)
@@ -627,7 +677,7 @@ class _Parser:
             block_fields.append(fields)
         self.entities += len(block_fields)
         if self.entities > MAX_ENTITIES:
-            raise _Fallback
+            raise _TooManyParts
         blocks = [Part(f, _status_block_type(f) if maybe_typed else "text/plain") for f in block_fields]
         part.children = blocks
         return blocks[-1]
