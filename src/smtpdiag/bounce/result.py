@@ -70,8 +70,29 @@ class BounceResult:
         self.original_subject = original_subject
 
     def to_json(self) -> dict[str, Any]:
-        # every field is a str or a bool: a flat copy is what dataclasses.asdict gives, 10x faster
-        return {name: getattr(self, name) for name in _FIELD_NAMES}
+        # every field is a str or a bool: a flat copy is what dataclasses.asdict gives, 10x faster.
+        # Spelled out (same keys, same order as _FIELD_NAMES, tested): mypyc reads each field
+        # natively, where getattr(self, name) is a generic look-up.
+        return {
+            "recipient": self.recipient,
+            "reason": self.reason,
+            "hardbounce": self.hardbounce,
+            "status": self.status,
+            "replycode": self.replycode,
+            "action": self.action,
+            "diagnostic": self.diagnostic,
+            "command": self.command,
+            "original_recipient": self.original_recipient,
+            "reporting_mta": self.reporting_mta,
+            "remote_mta": self.remote_mta,
+            "date": self.date,
+            "format": self.format,
+            "feedbacktype": self.feedbacktype,
+            "original_message_id": self.original_message_id,
+            "original_from": self.original_from,
+            "original_to": self.original_to,
+            "original_subject": self.original_subject,
+        }
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(BounceResult))
