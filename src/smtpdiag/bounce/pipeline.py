@@ -34,11 +34,17 @@ MAX_RESULTS: Final = 1000  # recipients reported per message
 MAX_FALLBACK_DIAG: Final = 1000  # characters of a bounce's text kept as the diagnostic of the last resort
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Report:
     results: list[BounceResult] = field(default_factory=list)
     error: str = ""  # why the message could not be analysed ("" when it could)
     format: str = ""
+
+    # Hand-written (init=False above): mypyc compiles it, the dataclass-made one runs interpreted.
+    def __init__(self, results: list[BounceResult] | None = None, error: str = "", format: str = "") -> None:
+        self.results = [] if results is None else results
+        self.error = error
+        self.format = format
 
 
 def analyze(message: bytes | Message) -> list[BounceResult]:
