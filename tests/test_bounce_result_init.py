@@ -56,3 +56,16 @@ def test_classification_init_keeps_dataclass_behaviour() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.reason = "other"  # type: ignore[misc]
     assert classify("550 5.1.1 user unknown", reply_code=550).reason == "userunknown"
+
+
+def test_results_survive_pickling() -> None:
+    # --jobs and callers' own multiprocessing pickle these; compiled classes need __reduce__ for it
+    import pickle
+
+    from smtpdiag.bounce.inputs import InputMessage
+    from smtpdiag.bounce.pipeline import Report
+
+    result = BounceResult(recipient="a@example.org", reason="userunknown", hardbounce=True, status="5.1.1")
+    verdict = classify("550 5.1.1 <a@example.org>: user unknown at gmail.com")
+    for value in (result, verdict, Report(results=[result]), InputMessage(path="x", data=b"y")):
+        assert pickle.loads(pickle.dumps(value)) == value

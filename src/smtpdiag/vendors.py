@@ -144,6 +144,11 @@ class Evidence:
     def __str__(self) -> str:
         return _EVIDENCE_EN[self.kind].format(self.value)
 
+    def __reduce__(self) -> tuple[type[Evidence], tuple[EvidenceKind, str]]:
+        # Pickled through the constructor: a frozen class compiled by mypyc refuses the default
+        # way (setting its fields one by one after creating it).
+        return (Evidence, (self.kind, self.value))
+
 
 @dataclass(frozen=True, slots=True)
 class VendorMatch:
@@ -153,6 +158,10 @@ class VendorMatch:
     vendor: str  # "gmail", "microsoft", ...
     vendor_name: str
     evidence: tuple[Evidence, ...]  # strongest first
+
+    def __reduce__(self) -> tuple[type[VendorMatch], tuple[object, ...]]:
+        # (as Evidence.__reduce__)
+        return (VendorMatch, (self.entry, self.vendor, self.vendor_name, self.evidence))
 
     @property
     def by(self) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ SMALL_MBOX_BYTES = 1024 * 1024
 _FROM_LINE = re.compile(rb"^From \S{0,512} .{0,200}\d{4}", re.DOTALL)
 
 
-@dataclass(slots=True, init=False)
+@dataclass(slots=True)
 class InputMessage:
     """One message to analyse, or one input that could not be read."""
 
@@ -38,16 +38,8 @@ class InputMessage:
     error: str = ""  # set when the input could not be read; data is then empty
     truncated: bool = False
 
-    # Hand-written (init=False above): mypyc compiles it, the dataclass-made one runs interpreted.
-    def __init__(
-        self, path: str, index: int = 0, data: bytes = b"", error: str = "", truncated: bool = False
-    ) -> None:
-        self.path = path
-        self.index = index
-        self.data = data
-        self.error = error
-        self.truncated = truncated
-
+    # (the dataclass-made __init__: a hand-written one breaks pickling, which --jobs needs, once
+    # compiled by mypyc)
     @property
     def source(self) -> str:
         """ "path" for a lone message, "path:N" for the Nth message of an mbox."""

@@ -69,6 +69,12 @@ class BounceResult:
         self.original_to = original_to
         self.original_subject = original_subject
 
+    def __reduce__(self) -> tuple[type[BounceResult], tuple[Any, ...]]:
+        # Pickled through the constructor: compiled by mypyc, a class with a hand-written
+        # __init__ cannot be rebuilt the default way (its __new__ calls __init__ with no arguments).
+        # to_json lists every field, in the constructor's order.
+        return (BounceResult, tuple(self.to_json().values()))
+
     def to_json(self) -> dict[str, Any]:
         # every field is a str or a bool: a flat copy is what dataclasses.asdict gives, 10x faster.
         # Spelled out (same keys, same order as _FIELD_NAMES, tested): mypyc reads each field

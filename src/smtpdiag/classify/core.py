@@ -149,6 +149,25 @@ class Classification:
         setattr_(self, "status", status)
         setattr_(self, "vendor_match", vendor_match)
 
+    def __reduce__(self) -> tuple[type[Classification], tuple[object, ...]]:
+        # Pickled through the constructor: compiled by mypyc, a class with a hand-written
+        # __init__ cannot be rebuilt the default way (its __new__ calls __init__ with no arguments).
+        return (
+            Classification,
+            (
+                self.reason,
+                self.permanent,
+                self.hardbounce,
+                self.retry,
+                self.evidence,
+                self.conflict,
+                self.vendor,
+                self.conflict_key,
+                self.status,
+                self.vendor_match,
+            ),
+        )
+
 
 # "550-5.7.1 " continuation prefixes of multi-line replies, which split phrases across lines.
 # Each starts with its first character and only then looks behind it ("[245](?<![\w.].)" is
