@@ -328,22 +328,23 @@ def parse(data: bytes) -> Part:
     """
     text = data.decode("ascii", "surrogateescape")
     part = _parse_text(text)
-    if part is not None:
-        return part
-    if _may_have_too_many_parts(text):
-        return _flat(text)
-    return from_message(email.message_from_bytes(data, policy=compat32))
+    return part if part is not None else _without_us(text, data)
 
 
 def parse_text(text: str) -> Part:
     """`parse` for text: the tree `email.message_from_string(text, policy=compat32)` would give."""
     # ASCII text is what `parse` makes of the same bytes (the stdlib parses that text too)
     part = _parse_text(text) if text.isascii() else None
-    if part is not None:
-        return part
+    return part if part is not None else _without_us(text, text)
+
+
+def _without_us(text: str, source: bytes | str) -> Part:
+    """The tree of a message this module does not parse: the stdlib's, or one text if too big."""
     if _may_have_too_many_parts(text):
         return _flat(text)
-    return from_message(email.message_from_string(text, policy=compat32))
+    if isinstance(source, bytes):
+        return from_message(email.message_from_bytes(source, policy=compat32))
+    return from_message(email.message_from_string(source, policy=compat32))
 
 
 def _flat(text: str) -> Part:
