@@ -203,3 +203,12 @@ def test_marker_starts_are_what_the_regex_can_start_with() -> None:
 
 def test_blanks_are_every_blank() -> None:
     assert {chr(cp) for cp in range(0x110000) if chr(cp).isspace()} == generic.BLANKS
+
+
+def test_is_original_marker_spells_out_every_marker_word() -> None:
+    """is_original_marker tests MARKER_WORDS one by one (no loop): none may be left out."""
+    import inspect
+
+    source = inspect.getsource(generic.is_original_marker)
+    for word in generic.MARKER_WORDS:
+        assert f'"{word}" in low' in source, word

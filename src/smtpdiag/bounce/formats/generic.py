@@ -155,14 +155,29 @@ SKIP_LOCAL_PARTS: Final = frozenset({"mailer-daemon", "mail-daemon", "nobody"})
 
 
 class TextBlock:
-    __slots__ = ("_command", "_seen_command", "diagnostic", "recipient", "replycode", "status")
+    __slots__ = ("_codes", "_command", "_seen_command", "diagnostic", "recipient")
 
     def __init__(self, recipient: str, diagnostic: str, command: str = "") -> None:
         self.recipient = recipient
         self.diagnostic = clean_diagnostic(diagnostic)
-        self.replycode, self.status = find_reply_code_and_status(self.diagnostic)
+        self._codes: tuple[str, str] | None = None
         self._seen_command = command
         self._command: str | None = None
+
+    def _reply_code_and_status(self) -> tuple[str, str]:
+        """find_reply_code_and_status(diagnostic), read on first use: rfc3464.fill_from_text
+        takes the blocks of its own recipients only, and only where its facts lack a code."""
+        if self._codes is None:
+            self._codes = find_reply_code_and_status(self.diagnostic)
+        return self._codes
+
+    @property
+    def replycode(self) -> str:
+        return self._reply_code_and_status()[0]
+
+    @property
+    def status(self) -> str:
+        return self._reply_code_and_status()[1]
 
     @property
     def command(self) -> str:
@@ -199,10 +214,8 @@ def is_original_marker(line: str) -> bool:
         return False
     if line.isascii():
         low = line.lower()
-        for word in MARKER_WORDS:
-            if word in low:
-                break
-        else:
+        # MARKER_WORDS spelled out: a loop over the Final tuple makes mypyc build it anew per call.
+        if not ("original" in low or "message" in low or "copy" in low or "below" in low):
             return False
     return ORIGINAL_MARKERS_RE.match(line) is not None
 
@@ -331,10 +344,12 @@ def text_blocks(ctx: Context, lines: list[str] | None = None) -> list[TextBlock]
         lines = bounce_text(ctx)
     excluded = excluded_addresses(ctx)
     blocks = _scan(lines, excluded)
-    if not blocks:
+    if not blocks and excluded:
         # Anonymised or self-addressed bounces: the recipient may equal the bounce's own To.
         to = ctx.header("To").lower()
-        blocks = _scan(lines, {a for a in excluded if a not in to})
+        kept = {a for a in excluded if a not in to}
+        if len(kept) < len(excluded):  # (the same set again would find nothing again)
+            blocks = _scan(lines, kept)
     return blocks
 
 
