@@ -212,3 +212,14 @@ def test_is_original_marker_spells_out_every_marker_word() -> None:
     source = inspect.getsource(generic.is_original_marker)
     for word in generic.MARKER_WORDS:
         assert f'"{word}" in low' in source, word
+
+
+def test_is_error_line_spells_out_every_error_word() -> None:
+    """_is_error_line tests ERROR_WORDS one by one (no loop): none may be left out."""
+    import inspect
+
+    source = inspect.getsource(generic._is_error_line)
+    for word in generic.ERROR_WORDS:
+        assert f'"{word}" in low' in source, word
+        assert generic._is_error_line(f"the host {word} no", f"the host {word} no")
+    assert not generic._is_error_line("the host answered", "the host answered")
