@@ -6,8 +6,10 @@ import dataclasses
 
 import pytest
 
-from smtpdiag.bounce.result import _FIELD_NAMES, BounceResult
+from smtpdiag.bounce.result import BounceResult
 from smtpdiag.classify import Classification, classify
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(BounceResult))
 
 
 def _sample() -> BounceResult:

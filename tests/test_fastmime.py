@@ -153,7 +153,7 @@ HOSTILE = [
     b"a" * 200_000,
     b"Content-Type: multipart/mixed; boundary=b\n\n" + b"x--b" * 20_000,
     b"Content-Type: multipart/mixed; boundary=b\n\n" + (b"--b" + b" " * 500 + b"x\n") * 200,
-    b"Content-Type: message/delivery-status\n\n" + b"A: 1\n\n" * 900,  # (over MAX_ENTITIES: one text)
+    b"Content-Type: message/delivery-status\n\n" + b"A: 1\n\n" * 900,  # (under MAX_ENTITIES)
 ]
 
 
